@@ -1,0 +1,58 @@
+# smtls - make targets. `make demo` and `make test` work from a clean clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: demo demo-reset test test-python test-lint test-playbooks test-molecule bench bench-keystore venv venv-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.controller: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.test: requirements-test.txt requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-test.txt
+	touch $@ $(VENV)/.controller
+
+venv: $(VENV)/.controller
+venv-test: $(VENV)/.test
+
+## demo: build the embedded demo fleet under .demo/ and run the rollout on it
+demo: venv
+	ansible-playbook playbooks/demo_fleet.yml
+	ansible-playbook playbooks/site.yml
+
+demo-reset:
+	rm -rf .demo
+
+## test: everything CI runs
+test: test-lint test-python test-playbooks test-molecule
+
+test-lint: venv-test
+	yamllint -s .
+	ansible-lint
+	ruff check plugins tests bench
+
+test-python: venv-test
+	pytest -q tests/unit tests/interop tests/modules tests/standin
+
+test-playbooks: venv-test
+	pytest -q tests/playbooks
+
+test-molecule: venv-test
+	@if [ -x .ci/molecule.sh ]; then .ci/molecule.sh; else echo "molecule: no scenarios yet"; fi
+
+## bench: keystore operations, smtls engine vs one keytool JVM per operation
+bench: bench-keystore
+
+bench-keystore: venv
+	python bench/keystore_bench.py
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache

@@ -1,0 +1,29 @@
+# -*- coding: utf-8 -*-
+# Copyright: smtls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Small Jinja filters the smtls roles share."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import posixpath
+
+
+def smtls_in_dir(path, base):
+    """Resolve path against base the way SM resolves keystore names against RUN."""
+    if not path:
+        return path
+    if posixpath.isabs(path) or (len(path) > 2 and path[1] == ":"):
+        return path
+    return posixpath.normpath(posixpath.join(base, path))
+
+
+def smtls_truststores_in(items, base):
+    """Resolve the path of each truststore item against base."""
+    return [dict(item, path=smtls_in_dir(item["path"], base)) for item in items or []]
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"smtls_in_dir": smtls_in_dir, "smtls_truststores_in": smtls_truststores_in}

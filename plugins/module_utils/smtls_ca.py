@@ -1,0 +1,85 @@
+# -*- coding: utf-8 -*-
+# Copyright: smtls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The controller side of certificates: the CA directory and issuing.
+
+A CA directory holds `ca.crt` (PEM) and, for the internal CA, `ca.key` (PKCS#8
+PEM encrypted with the CA passphrase). A corporate CA is a directory with only
+`ca.crt`: smtls can then decide and export CSRs, but a person signs them.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible.module_utils import smtls_x509 as pki
+
+CA_CERT = "ca.crt"
+CA_KEY = "ca.key"
+
+
+class CertificateAuthority:
+    def __init__(self, cert, key=None, created=False, extra_certs=None):
+        self.cert = cert
+        self.key = key
+        self.created = created
+        self.extra_certs = list(extra_certs or [])  # e.g. the old CA during a rotation
+
+    @property
+    def can_sign(self):
+        return self.key is not None
+
+    @property
+    def sha256(self):
+        return pki.sha256_hex(self.cert)
+
+
+def load_or_create(directory, passphrase, create=True, common_name="smtls internal CA",
+                   organization=None, valid_days=3650, key_size=3072):
+    """Return (CertificateAuthority, key PEM to write or None)."""
+    cert_path = os.path.join(directory, CA_CERT)
+    key_path = os.path.join(directory, CA_KEY)
+    if os.path.exists(cert_path):
+        cert = pki.parse_pem_certs(pki.read_file(cert_path, "CA certificate"),
+                                   "CA certificate %s" % cert_path)[0]
+        key = None
+        if os.path.exists(key_path):
+            if not passphrase:
+                raise pki.PkiError("CA key %s is encrypted: set the CA passphrase "
+                                   "(smtls_ca_passphrase)" % key_path)
+            key = pki.parse_pem_key(pki.read_file(key_path, "CA key"), passphrase,
+                                    "CA key %s" % key_path)
+        pki.check_ca(cert, key)
+        return CertificateAuthority(cert, key), None
+    if not create:
+        raise pki.PkiError("no CA certificate at %s: create the CA (ca_create) or put the "
+                           "corporate CA's certificate there" % cert_path)
+    if not passphrase or len(passphrase) < 8:
+        raise pki.PkiError("a new CA key needs a passphrase of at least 8 characters "
+                           "(smtls_ca_passphrase)")
+    key, cert = pki.create_ca(common_name, organization, valid_days, key_size=key_size)
+    return CertificateAuthority(cert, key, created=True), pki.key_pem(key, passphrase)
+
+
+def decide_and_issue(ca, current_chain, csr_pem, common, dns, ips, renew_days, valid_days,
+                     usage, force=False, accepted_cas=None):
+    """Return a dict: action (keep | issue | issued), reason, chain (list of certs).
+
+    keep   - the current chain stays;
+    issue  - a new certificate is needed but no CSR was given (or the CA cannot sign);
+    issued - a new certificate was signed from the CSR.
+    """
+    cas = [ca.cert] + list(accepted_cas or [])
+    if force:
+        issue, reason = True, "forced"
+    else:
+        issue, reason = pki.decide(current_chain, dns, ips, cas, renew_days)
+    if not issue:
+        return {"action": "keep", "reason": reason, "chain": current_chain}
+    if not csr_pem or not ca.can_sign:
+        return {"action": "issue", "reason": reason, "chain": []}
+    csr = pki.parse_csr(csr_pem, "CSR for %s" % common)
+    leaf = pki.sign(ca.key, ca.cert, csr.public_key(), common, dns, ips, valid_days, usage)
+    return {"action": "issued", "reason": reason, "chain": [leaf, ca.cert]}

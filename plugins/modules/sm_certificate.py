@@ -1,0 +1,266 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: smtls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: sm_certificate
+short_description: Decide whether a host keeps its certificate, and sign a new one
+description:
+  - Runs on the controller (C(delegate_to: localhost)).
+  - Ensures the CA directory (C(ca.crt), and C(ca.key) encrypted with I(ca_passphrase)); creates
+    the internal CA when asked and absent. A corporate CA is a directory with only C(ca.crt).
+  - Decides whether I(current_chain) can stay - kept when it is from the CA, has exactly the
+    wanted names, is outside the renewal window and (when known) matches the key - and says
+    why not otherwise, in C(reason) - C(missing), C(key_mismatch), C(other_issuer) (the
+    sample CA, for instance), C(names_differ), C(expired), C(expiring) or C(forced).
+  - Signs I(csr) when a new certificate is needed and the CA can sign. With a corporate CA,
+    I(csr_export_dir) receives the CSR and I(certificate_import_dir) is where the signed
+    certificate is picked up on a later run.
+version_added: "1.0.0"
+author: smtls contributors
+options:
+  ca_dir:
+    description: CA directory on the controller.
+    type: path
+    required: true
+  ca_passphrase:
+    description: Passphrase of C(ca.key).
+    type: str
+  ca_create:
+    description: Create the internal CA when I(ca_dir) holds none.
+    type: bool
+    default: true
+  ca_common_name:
+    description: Subject CN of a new CA.
+    type: str
+    default: smtls internal CA
+  ca_organization:
+    description: Subject O of a new CA.
+    type: str
+  ca_valid_days:
+    description: Lifetime of a new CA.
+    type: int
+    default: 3650
+  accepted_ca_certs:
+    description: PEM of other CAs whose certificates may stay (the old CA during a rotation).
+    type: list
+    elements: str
+    default: []
+  common_name:
+    description:
+      - Subject CN of the host certificate. Without it only the CA is ensured and returned.
+    type: str
+  dns:
+    description: DNS names the certificate must carry, exactly.
+    type: list
+    elements: str
+    default: []
+  ips:
+    description: IP addresses the certificate must carry, exactly.
+    type: list
+    elements: str
+    default: []
+  usage:
+    description: C(server) (serverAuth and clientAuth) or C(client) (clientAuth).
+    type: str
+    choices: [server, client]
+    default: server
+  current_chain:
+    description: The host's installed chain (PEM, leaf first); empty when none.
+    type: str
+    default: ""
+  csr:
+    description: CSR to sign when a new certificate is needed.
+    type: str
+  renew_days:
+    description: Reissue when the certificate expires within this many days.
+    type: int
+    default: 30
+  valid_days:
+    description: Lifetime of issued certificates (never past the CA's own end).
+    type: int
+    default: 397
+  force:
+    description: Reissue even when the certificate could stay.
+    type: bool
+    default: false
+  csr_export_dir:
+    description: Corporate CA - write the CSR here as C(<common_name>.csr) for the CA team.
+    type: path
+  certificate_import_dir:
+    description: Corporate CA - read the signed certificate from C(<common_name>.crt) here.
+    type: path
+notes:
+  - Check mode makes the same decision and signs in memory, without writing the CA or CSR files.
+seealso:
+  - module: sm_keystore
+"""
+
+EXAMPLES = r"""
+- name: PKI | decide and sign the server certificate
+  sm_certificate:
+    ca_dir: "{{ smtls_ca_dir }}"
+    ca_passphrase: "{{ smtls_ca_passphrase }}"
+    common_name: "{{ inventory_hostname }}"
+    dns: ["{{ inventory_hostname }}"]
+    current_chain: "{{ current.chain_pem | default('') }}"
+    csr: "{{ server_csr.csr | default(omit) }}"
+  delegate_to: localhost
+  register: signed
+"""
+
+RETURN = r"""
+action:
+  description: C(keep), C(issue) (needed, not signed yet), C(issued), or C(none) without I(common_name).
+  returned: always
+  type: str
+reason:
+  description: Why, as a short code.
+  returned: always
+  type: str
+  sample: other_issuer
+reason_text:
+  description: The reason in words.
+  returned: always
+  type: str
+chain:
+  description: The chain to install (PEM, leaf then CA); empty when action is C(issue).
+  returned: always
+  type: str
+sha256:
+  description: SHA-256 of the leaf of C(chain).
+  returned: when chain is not empty
+  type: str
+not_after:
+  description: End of validity of the leaf of C(chain), ISO 8601.
+  returned: when chain is not empty
+  type: str
+ca_certificate:
+  description: The CA certificate (PEM).
+  returned: always
+  type: str
+ca_sha256:
+  description: SHA-256 of the CA certificate.
+  returned: always
+  type: str
+ca_created:
+  description: The CA was created by this call.
+  returned: always
+  type: bool
+ca_subject:
+  description: Subject DN of the CA certificate.
+  returned: always
+  type: str
+ca_not_after:
+  description: End of validity of the CA certificate, ISO 8601.
+  returned: always
+  type: str
+csr_file:
+  description: Where the CSR was exported for a corporate CA.
+  returned: when exported
+  type: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_ca as authority
+from ansible.module_utils import smtls_x509 as pki
+from ansible.module_utils.smtls_files import FileProblem, read_optional, write_atomic
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            ca_dir=dict(type="path", required=True),
+            ca_passphrase=dict(type="str", no_log=True),
+            ca_create=dict(type="bool", default=True),
+            ca_common_name=dict(type="str", default="smtls internal CA"),
+            ca_organization=dict(type="str"),
+            ca_valid_days=dict(type="int", default=3650),
+            accepted_ca_certs=dict(type="list", elements="str", default=[]),
+            common_name=dict(type="str"),
+            dns=dict(type="list", elements="str", default=[]),
+            ips=dict(type="list", elements="str", default=[]),
+            usage=dict(type="str", choices=["server", "client"], default="server"),
+            current_chain=dict(type="str", default=""),
+            csr=dict(type="str"),
+            renew_days=dict(type="int", default=30),
+            valid_days=dict(type="int", default=397),
+            force=dict(type="bool", default=False),
+            csr_export_dir=dict(type="path"),
+            certificate_import_dir=dict(type="path"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    changed = False
+    try:
+        ca, new_key_pem = authority.load_or_create(
+            p["ca_dir"], p["ca_passphrase"], p["ca_create"], p["ca_common_name"],
+            p["ca_organization"], p["ca_valid_days"])
+        if ca.created:
+            changed = True
+            if not module.check_mode:
+                if not os.path.isdir(p["ca_dir"]):
+                    os.makedirs(p["ca_dir"], 0o700)
+                write_atomic(module, os.path.join(p["ca_dir"], authority.CA_KEY),
+                             new_key_pem.encode("ascii"))
+                write_atomic(module, os.path.join(p["ca_dir"], authority.CA_CERT),
+                             pki.cert_pem(ca.cert).encode("ascii"), mode=0o644)
+        result = dict(ca_certificate=pki.cert_pem(ca.cert), ca_sha256=ca.sha256,
+                      ca_created=ca.created, ca_subject=ca.cert.subject.rfc4514_string(),
+                      ca_not_after=pki.not_after(ca.cert).isoformat())
+        if not p["common_name"]:
+            module.exit_json(changed=changed, action="none", reason="ca_only", chain="", **result)
+        current = []
+        if p["current_chain"].strip():
+            current = pki.order_chain(pki.parse_pem_certs(
+                p["current_chain"], "current chain of %s" % p["common_name"]))
+        accepted = [pki.parse_pem_certs(pem, "accepted CA")[0] for pem in p["accepted_ca_certs"]]
+        imported = None
+        if p["certificate_import_dir"] and not ca.can_sign:
+            path = os.path.join(p["certificate_import_dir"], p["common_name"] + ".crt")
+            data = read_optional(path, "signed certificate")
+            if data:
+                imported = pki.order_chain(pki.parse_pem_certs(data, path))
+        outcome = authority.decide_and_issue(
+            ca, current, p["csr"], p["common_name"], p["dns"], p["ips"], p["renew_days"],
+            p["valid_days"], p["usage"], p["force"], accepted)
+        result.update(action=outcome["action"], reason=outcome["reason"],
+                      reason_text=pki.REASONS.get(outcome["reason"], outcome["reason"]))
+        chain = outcome["chain"]
+        if outcome["action"] == "issue" and imported:
+            issue, _why = pki.decide(imported, p["dns"], p["ips"], [ca.cert], p["renew_days"])
+            if issue:
+                raise pki.PkiError(
+                    "%s: the imported certificate is unusable (%s); ask the CA team to sign the "
+                    "exported CSR again" % (p["common_name"], pki.REASONS[_why]))
+            chain = imported + ([ca.cert] if imported[-1] != ca.cert else [])
+            result["action"] = "issued"
+        elif outcome["action"] == "issue" and p["csr"] and p["csr_export_dir"] and not ca.can_sign:
+            path = os.path.join(p["csr_export_dir"], p["common_name"] + ".csr")
+            result["csr_file"] = path
+            if read_optional(path, "exported CSR") != p["csr"].encode("ascii"):
+                changed = True
+                if not module.check_mode:
+                    write_atomic(module, path, p["csr"].encode("ascii"), mode=0o644)
+        if result["action"] == "issued":
+            changed = True
+        result["chain"] = pki.chain_pem(chain)
+        if chain:
+            result["sha256"] = pki.sha256_hex(chain[0])
+            result["not_after"] = pki.not_after(chain[0]).isoformat()
+    except (pki.PkiError, FileProblem) as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=changed, **result)
+
+
+if __name__ == "__main__":
+    main()

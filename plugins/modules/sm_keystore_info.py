@@ -1,0 +1,172 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: smtls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: sm_keystore_info
+short_description: Read the entries of a Java keystore (JKS or PKCS12)
+description:
+  - Lists a keystore's entries without changing anything and without a JVM.
+  - With a password the integrity check is made, so a wrong password is reported as such.
+    Without one, a JKS file (and a password-less PKCS12 truststore) is still listed, like
+    C(keytool -list) does.
+version_added: "1.0.0"
+author: smtls contributors
+options:
+  path:
+    description: Keystore file.
+    type: path
+    required: true
+  password:
+    description: Store password.
+    type: str
+  fallback_passwords:
+    description:
+      - Passwords to try when I(password) does not open the keystore, such as the vendor's
+        initial one before smtls changes it. C(password_used) says which one opened it.
+    type: list
+    elements: str
+    default: []
+  type:
+    description: Expected type; detected from the file when omitted. A mismatch is an error.
+    type: str
+    choices: [jks, pkcs12]
+  return_pem:
+    description: Also return each entry's certificate chain as PEM (public data only).
+    type: bool
+    default: false
+notes:
+  - A missing file is not an error; C(exists) is then false.
+  - Supports check mode (it never changes anything).
+seealso:
+  - module: sm_keystore
+"""
+
+EXAMPLES = r"""
+- name: Server keystore | read it
+  sm_keystore_info:
+    path: /opt/sm/Server/RUN/server.keystore
+    password: "{{ sm_keystore_password }}"
+    return_pem: true
+  register: server_keystore
+
+- name: Show what the server presents
+  ansible.builtin.debug:
+    msg: "{{ server_keystore.entries | selectattr('kind', 'eq', 'private_key') | map(attribute='subject') }}"
+"""
+
+RETURN = r"""
+exists:
+  description: Whether the file exists.
+  returned: always
+  type: bool
+password_used:
+  description: C(primary) when I(password) opened the keystore, C(fallback) for one of
+    I(fallback_passwords), C(none) when no password was given.
+  returned: when the file exists
+  type: str
+type:
+  description: Detected type, C(jks) or C(pkcs12).
+  returned: when the file exists
+  type: str
+entries:
+  description: The entries, in file order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    alias:
+      description: Entry alias.
+      type: str
+    kind:
+      description: C(private_key) or C(trusted_cert).
+      type: str
+    subject:
+      description: Subject DN of the (leaf) certificate, RFC 4514.
+      type: str
+    issuer:
+      description: Issuer DN of the (leaf) certificate, RFC 4514.
+      type: str
+    sans:
+      description: Subject alternative names, as C(DNS:name) and C(IP:address).
+      type: list
+      elements: str
+    not_after:
+      description: End of validity, ISO 8601 in UTC.
+      type: str
+    sha256:
+      description: SHA-256 of the leaf certificate's DER, lowercase hex without colons.
+      type: str
+    chain_length:
+      description: Certificates in the entry's chain (1 for a trusted certificate).
+      type: int
+    chain_sha256:
+      description: SHA-256 of each certificate of the chain, leaf first.
+      type: list
+      elements: str
+    chain_pem:
+      description: The chain as PEM, when I(return_pem) is set.
+      type: str
+  sample:
+    - alias: smserver
+      kind: private_key
+      subject: CN=sm1.example.com
+      issuer: CN=smtls CA
+      sans: ["DNS:sm1.example.com"]
+      not_after: "2027-12-01T10:00:00+00:00"
+      sha256: 3f0c...
+      chain_length: 2
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_keystore_state as state
+from ansible.module_utils import smtls_x509 as pki
+from ansible.module_utils.smtls_files import FileProblem, read_optional
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            password=dict(type="str", no_log=True),
+            fallback_passwords=dict(type="list", elements="str", default=[], no_log=True),
+            type=dict(type="str", choices=list(ks.STORE_TYPES)),
+            return_pem=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    path = module.params["path"]
+    try:
+        data = read_optional(path, "keystore")
+        if data is None:
+            module.exit_json(changed=False, exists=False, entries=[])
+        password = module.params["password"]
+        keystore, used = state.open_keystore(data, password, module.params["fallback_passwords"],
+                                             path)
+        password_used = "none" if password is None else ("primary" if used == password else "fallback")
+        if module.params["type"] and module.params["type"] != keystore.store_type:
+            raise ks.UnsupportedKeystore(
+                "%s is a %s keystore, not %s; fix the configured type (keystoreType / "
+                "truststoreType) or convert the file" % (path, keystore.store_type,
+                                                         module.params["type"]))
+        entries = []
+        for entry in keystore.entries:
+            summary = state.entry_summary(entry)
+            if module.params["return_pem"]:
+                summary["chain_pem"] = pki.chain_pem(entry.chain)
+            entries.append(summary)
+    except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, exists=True, type=keystore.store_type, entries=entries,
+                     password_used=password_used)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: smtls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: sm_truststore
+short_description: Put the CA into every truststore of a host and take untrusted CAs out
+description:
+  - One call for all the CA truststores (C(cacerts)) a host uses - the SM server's
+    truststore, the bundled JRE's cacerts, the web tier's cacerts - instead of one task each.
+  - Certificates are matched by SHA-256 fingerprint, never by alias alone. Untrusted CAs
+    (the vendor's fictitious sample CA) are removed by fingerprint, subject, issuer or alias.
+  - A store password can be changed on the way (I(initial_password) to I(password)).
+  - Each file is written only when its entries change, atomically, with an optional backup.
+    Check mode decides the same without writing; the diff lists aliases and fingerprints.
+version_added: "1.0.0"
+author: smtls contributors
+options:
+  truststores:
+    description: The truststores.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      path:
+        description: Keystore file.
+        type: path
+        required: true
+      password:
+        description: Store password it must end with.
+        type: str
+        required: true
+        no_log: true
+      initial_password:
+        description: The password it has now, when different (the JDK's C(changeit)).
+        type: str
+        no_log: true
+      type:
+        description: C(jks) or C(pkcs12) for a new file; an existing file keeps its type.
+        type: str
+        choices: [jks, pkcs12]
+      create:
+        description: Create it when absent. When false an absent file is left absent.
+        type: bool
+        default: true
+      owner:
+        description: Owner.
+        type: str
+      group:
+        description: Group.
+        type: str
+      mode:
+        description: Mode (a new file is 0600 otherwise).
+        type: raw
+  trusted_certs:
+    description: Certificates every truststore must hold.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      alias:
+        description: Alias for a certificate that is added (a free variant when taken).
+        type: str
+        required: true
+      pem:
+        description: The certificate (PEM).
+        type: str
+        required: true
+  absent:
+    description: Certificates no truststore may hold; each item matches by any of its keys.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      alias:
+        description: Alias (case-insensitive).
+        type: str
+      sha256:
+        description: SHA-256 fingerprint (hex, colons allowed).
+        type: str
+      subject:
+        description: Subject DN, RFC 4514 (RDN order and spacing do not matter).
+        type: str
+      issuer:
+        description: Issuer DN, RFC 4514.
+        type: str
+  pkcs12_profile:
+    description: Algorithms for PKCS12 files (C(legacy) for Java 8 before 8u301).
+    type: str
+    choices: [modern, legacy]
+    default: modern
+  backup:
+    description: Keep a timestamped copy of each file before changing it.
+    type: bool
+    default: false
+notes:
+  - Needs the Python C(cryptography) library (release 38 or later) on the managed host.
+  - All files are checked before the first one is written, so a wrong password on the third
+    file leaves the first two untouched.
+seealso:
+  - module: sm_keystore
+"""
+
+EXAMPLES = r"""
+- name: Truststores | our CA in, the sample CA out, everywhere on the host
+  sm_truststore:
+    truststores:
+      - path: /opt/sm/Server/RUN/cacerts
+        password: "{{ sm_server_truststore_password }}"
+        initial_password: changeit
+      - path: /opt/sm/Server/RUN/jre/lib/security/cacerts
+        password: changeit
+        create: false
+    trusted_certs:
+      - alias: smtls-ca
+        pem: "{{ smtls_ca_certificate }}"
+    absent:
+      - subject: "CN=Sample CA (fictitious),O=Service Manager sample"
+    backup: true
+"""
+
+RETURN = r"""
+truststores:
+  description: One result per truststore, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The file.
+      type: str
+    exists:
+      description: Whether it exists (after the change).
+      type: bool
+    changed:
+      description: Whether it changed (would change, in check mode).
+      type: bool
+    actions:
+      description: What changed, in words.
+      type: list
+      elements: str
+    backup_file:
+      description: The backup, when one was made.
+      type: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_keystore_state as state
+from ansible.module_utils import smtls_x509 as pki
+from ansible.module_utils.smtls_files import FileProblem, apply_attributes, read_optional, write_atomic
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            truststores=dict(type="list", elements="dict", required=True, options=dict(
+                path=dict(type="path", required=True),
+                password=dict(type="str", required=True, no_log=True),
+                initial_password=dict(type="str", no_log=True),
+                type=dict(type="str", choices=list(ks.STORE_TYPES)),
+                create=dict(type="bool", default=True),
+                owner=dict(type="str"),
+                group=dict(type="str"),
+                mode=dict(type="raw"),
+            )),
+            trusted_certs=dict(type="list", elements="dict", default=[], options=dict(
+                alias=dict(type="str", required=True),
+                pem=dict(type="str", required=True),
+            )),
+            absent=dict(type="list", elements="dict", default=[], options=dict(
+                alias=dict(type="str"),
+                sha256=dict(type="str"),
+                subject=dict(type="str"),
+                issuer=dict(type="str"),
+            )),
+            pkcs12_profile=dict(type="str", choices=list(ks.PKCS12_PROFILES), default="modern"),
+            backup=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    results, plans = [], []
+    try:
+        trusted = []
+        for item in p["trusted_certs"]:
+            cert = pki.parse_pem_certs(item["pem"], "trusted certificate %s" % item["alias"])[0]
+            trusted.append({"alias": item["alias"], "cert": cert})
+        # decide for every file first: one bad file stops the call before any write
+        for store in p["truststores"]:
+            data = read_optional(store["path"], "truststore")
+            if data is None and not store["create"]:
+                plans.append((store, None))
+                continue
+            spec = {"path": store["path"], "password": store["initial_password"] or store["password"],
+                    "new_password": store["password"], "store_type": None if data else store["type"],
+                    "trusted": trusted, "absent": p["absent"], "key": None}
+            plans.append((store, state.plan(data, spec)))
+    except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
+        module.fail_json(msg=str(exc))
+    changed = False
+    diff = {"before": "", "after": ""}
+    for store, plan in plans:
+        result = {"path": store["path"], "exists": plan is not None, "changed": False, "actions": []}
+        if plan is not None:
+            result.update(changed=plan.write, actions=plan.actions)
+            if module._diff and plan.write:
+                diff["before"] += "# %s\n%s\n" % (store["path"], "\n".join(plan.before))
+                diff["after"] += "# %s\n%s\n" % (store["path"], "\n".join(plan.after))
+            if plan.write and not module.check_mode:
+                blob = ks.dump(plan.keystore, plan.password, profile=p["pkcs12_profile"])
+                backup_file = write_atomic(module, store["path"], blob, backup=p["backup"])
+                if backup_file:
+                    result["backup_file"] = backup_file
+            if os.path.exists(store["path"]):  # check mode: the attribute helpers only predict
+                result["changed"] = apply_attributes(module, store["path"], result["changed"],
+                                                     store["owner"], store["group"], store["mode"])
+        changed = changed or result["changed"]
+        results.append(result)
+    output = dict(changed=changed, truststores=results)
+    if module._diff:
+        output["diff"] = diff
+    module.exit_json(**output)
+
+
+if __name__ == "__main__":
+    main()

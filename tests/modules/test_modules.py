@@ -1,0 +1,254 @@
+"""Module behaviour, run in-process through AnsibleModule with real files.
+
+Each module is run as Ansible runs it (arguments validated by its argument
+spec, results as JSON); the keystore files on disk are the evidence.
+"""
+
+import hashlib
+import os
+
+import pytest
+
+import sm_certificate
+import sm_keystore
+import sm_keystore_info
+from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_x509 as pki
+from conftest import module_result
+
+PASSWORD = "store-Secret-1"
+
+
+def digest(path):
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+@pytest.fixture
+def truststore(tmp_path, sample_ca):
+    path = tmp_path / "cacerts"
+    path.write_bytes(ks.dump(ks.Keystore("jks", [ks.CertEntry("sampleca", sample_ca.cert)]), PASSWORD))
+    return str(path)
+
+
+def trust_args(path, ca, sample_ca, **extra):
+    args = dict(path=path, password=PASSWORD, backup=True,
+                trusted_certs=[dict(alias="smtls-ca", pem=ca.pem)],
+                absent=[dict(sha256=pki.sha256_hex(sample_ca.cert))])
+    args.update(extra)
+    return args
+
+
+def test_second_run_reports_no_change(truststore, ca, sample_ca):
+    first = module_result(sm_keystore, trust_args(truststore, ca, sample_ca))
+    assert first["changed"] and os.path.exists(first["backup_file"])
+    before = digest(truststore)
+    second = module_result(sm_keystore, trust_args(truststore, ca, sample_ca))
+    assert not second["changed"] and second["actions"] == [] and digest(truststore) == before
+
+
+def test_check_mode_decides_the_same_without_writing(truststore, ca, sample_ca):
+    before = digest(truststore)
+    checked = module_result(sm_keystore, trust_args(truststore, ca, sample_ca), check_mode=True,
+                            diff=True)
+    assert digest(truststore) == before
+    real = module_result(sm_keystore, trust_args(truststore, ca, sample_ca), diff=True)
+    assert checked["changed"] == real["changed"] is True
+    assert checked["actions"] == real["actions"]
+    first_line = [d["diff"]["after"].split("\n")[0].split()[:3] for d in (checked, real)]
+    assert first_line[0] == first_line[1]
+    after_check = module_result(sm_keystore, trust_args(truststore, ca, sample_ca), check_mode=True)
+    assert not after_check["changed"]
+
+
+def test_diff_and_result_hold_no_secret(tmp_path, ca):
+    key, cert = ca.issue("sm1")
+    key_pem = pki.key_pem(key, "key-Passphrase-9")
+    result = module_result(sm_keystore, dict(
+        path=str(tmp_path / "server.keystore"), password=PASSWORD, key_alias="smserver",
+        private_key=key_pem, private_key_passphrase="key-Passphrase-9",
+        certificate_chain=pki.chain_pem([cert, ca.cert])), diff=True)
+    text = repr(result)
+    assert result["changed"]
+    for secret in (PASSWORD, "key-Passphrase-9", key_pem.splitlines()[1]):
+        assert secret not in text
+
+
+def test_new_keystore_is_private(tmp_path, ca):
+    path = tmp_path / "new.keystore"
+    module_result(sm_keystore, dict(path=str(path), password=PASSWORD,
+                                    trusted_certs=[dict(alias="ca", pem=ca.pem)]))
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    module_result(sm_keystore, dict(path=str(path), password=PASSWORD, mode="0640",
+                                    trusted_certs=[dict(alias="ca", pem=ca.pem)]))
+    assert oct(os.stat(path).st_mode & 0o777) == "0o640"
+
+
+def test_csr_and_install_through_the_modules(tmp_path, ca):
+    path = str(tmp_path / "server.keystore")
+    request = dict(path=path, password=PASSWORD, key_alias="smserver", csr_key="new",
+                   csr=dict(common_name="sm1", dns=["sm1"]))
+    checked = module_result(sm_keystore, request, check_mode=True)
+    assert checked["changed"] and checked["csr"] and not os.path.exists(path + ".smtls-pending")
+    asked = module_result(sm_keystore, request)
+    assert asked["changed"] and asked["pending"] and os.path.exists(path + ".smtls-pending")
+    assert not module_result(sm_keystore, request)["changed"]  # the pending key is reused
+    signed = module_result(sm_certificate, dict(
+        ca_dir=str(tmp_path / "ca"), ca_passphrase="ca-Passphrase-1", common_name="sm1",
+        dns=["sm1"], csr=asked["csr"]))
+    assert signed["action"] == "issued" and signed["reason"] == "missing"
+    installed = module_result(sm_keystore, dict(path=path, password=PASSWORD, key_alias="smserver",
+                                                certificate_chain=signed["chain"]))
+    assert installed["changed"] and not installed["pending"]
+    assert not os.path.exists(path + ".smtls-pending")
+    info = module_result(sm_keystore_info, dict(path=path, password=PASSWORD, return_pem=True))
+    entry = info["entries"][0]
+    assert entry["kind"] == "private_key" and entry["chain_length"] == 2
+    assert entry["sha256"] == signed["sha256"]
+    again = module_result(sm_certificate, dict(
+        ca_dir=str(tmp_path / "ca"), ca_passphrase="ca-Passphrase-1", common_name="sm1",
+        dns=["sm1"], current_chain=entry["chain_pem"]))
+    assert (again["action"], again["reason"], again["changed"]) == ("keep", "valid", False)
+
+
+def test_info_reports_fields_and_missing_file(tmp_path, truststore, sample_ca):
+    info = module_result(sm_keystore_info, dict(path=truststore, password=PASSWORD))
+    entry = info["entries"][0]
+    assert info["type"] == "jks" and not info["changed"]
+    assert set(entry) >= {"alias", "kind", "subject", "issuer", "sans", "not_after", "sha256",
+                          "chain_length"}
+    assert entry["sha256"] == pki.sha256_hex(sample_ca.cert)
+    assert module_result(sm_keystore_info, dict(path=str(tmp_path / "none")))["exists"] is False
+
+
+def test_store_password_change_through_the_module(truststore):
+    args = dict(path=truststore, password=PASSWORD, new_password="Next-Pass-2")
+    assert module_result(sm_keystore, args)["changed"]
+    assert not module_result(sm_keystore, args)["changed"]
+    assert module_result(sm_keystore_info, dict(path=truststore, password="Next-Pass-2"))["entries"]
+
+
+# --- bad input: a clear message, the file byte-for-byte unchanged ---------------------
+
+def _corrupt(path):
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[:40] + b"\x00" * 8 + data[48:])
+
+
+def _truncate(path):
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[: len(data) // 3])
+
+
+BAD_INPUT = {
+    "wrong store password": (dict(password="not-it"), None, "wrong store password"),
+    "corrupt file": ({}, _corrupt, "cacerts: "),
+    "truncated file": ({}, _truncate, "truncated"),
+    "malformed PEM": (dict(trusted_certs=[dict(alias="x", pem="-----BEGIN CERTIFICATE-----\nabc\n"
+                                                   "-----END CERTIFICATE-----")]), None,
+                      "trusted certificate x: malformed PEM"),
+    "no PEM at all": (dict(trusted_certs=[dict(alias="x", pem="just text")]), None,
+                      "no PEM certificate found"),
+    "unknown type": (dict(store_type="jceks"), None, "value of store_type must be one of"),
+    "key does not match certificate": ("mismatch", None, "does not match the supplied private key"),
+    "chain without its key": ("orphan-chain", None, "matches neither the key"),
+}
+
+
+@pytest.mark.parametrize("label", sorted(BAD_INPUT))
+def test_bad_input_is_refused_and_nothing_changes(label, truststore, ca, sample_ca):
+    change, damage, message = BAD_INPUT[label]
+    if damage:
+        damage(truststore)
+    args = trust_args(truststore, ca, sample_ca)
+    if change == "mismatch":
+        _, cert = ca.issue("sm1")
+        args.update(key_alias="smserver", certificate_chain=pki.cert_pem(cert),
+                    private_key=pki.key_pem(pki.generate_key()))
+    elif change == "orphan-chain":
+        _, cert = ca.issue("sm1")
+        args.update(key_alias="smserver", certificate_chain=pki.cert_pem(cert))
+    else:
+        args.update(change)
+    before = digest(truststore)
+    files_before = sorted(os.listdir(os.path.dirname(truststore)))
+    result = module_result(sm_keystore, args)
+    assert result.get("failed"), result
+    assert message in result["msg"]
+    assert digest(truststore) == before
+    assert sorted(os.listdir(os.path.dirname(truststore))) == files_before
+    assert PASSWORD not in result["msg"]
+
+
+def test_ca_problems_are_refused(tmp_path, ca):
+    ca_dir = tmp_path / "ca"
+    base = dict(ca_dir=str(ca_dir), ca_passphrase="ca-Passphrase-1", common_name="h", dns=["h"])
+    assert module_result(sm_certificate, base)["ca_created"]
+    before = {n: digest(ca_dir / n) for n in os.listdir(ca_dir)}
+    wrong = module_result(sm_certificate, dict(base, ca_passphrase="not-the-one"))
+    assert wrong["failed"] and "wrong passphrase" in wrong["msg"] and "ca.key" in wrong["msg"]
+    short = module_result(sm_certificate, dict(base, ca_dir=str(tmp_path / "new"), ca_passphrase="x"))
+    assert short["failed"] and "at least 8 characters" in short["msg"]
+    # an expired CA is refused with the way out named
+    old_key, old_cert = pki.create_ca("old", valid_days=1, key_size=2048,
+                                      at=pki.now() - __import__("datetime").timedelta(days=3))
+    expired = tmp_path / "expired"
+    expired.mkdir()
+    (expired / "ca.crt").write_text(pki.cert_pem(old_cert))
+    (expired / "ca.key").write_text(pki.key_pem(old_key, "ca-Passphrase-1"))
+    result = module_result(sm_certificate, dict(base, ca_dir=str(expired)))
+    assert result["failed"] and "rotate_ca.yml" in result["msg"]
+    assert {n: digest(ca_dir / n) for n in os.listdir(ca_dir)} == before
+
+
+def test_corporate_ca_exports_csr_and_imports_certificate(tmp_path, ca):
+    corp = tmp_path / "corp"
+    corp.mkdir()
+    (corp / "ca.crt").write_text(ca.pem)
+    key = pki.generate_key()
+    csr = pki.csr_pem(pki.make_csr(key, "sm1", ["sm1"]))
+    base = dict(ca_dir=str(corp), common_name="sm1", dns=["sm1"], csr=csr,
+                csr_export_dir=str(tmp_path / "out"), certificate_import_dir=str(tmp_path / "in"))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "in").mkdir()
+    first = module_result(sm_certificate, base)
+    assert first["action"] == "issue" and first["changed"]
+    assert (tmp_path / "out" / "sm1.csr").read_text() == csr
+    assert not module_result(sm_certificate, base)["changed"]
+    leaf = pki.sign(ca.key, ca.cert, key.public_key(), "sm1", ["sm1"])  # the CA team signs
+    (tmp_path / "in" / "sm1.crt").write_text(pki.cert_pem(leaf))
+    done = module_result(sm_certificate, base)
+    assert done["action"] == "issued" and done["sha256"] == pki.sha256_hex(leaf)
+    assert len(pki.parse_pem_certs(done["chain"], "chain")) == 2
+
+
+# --- sm_truststore: several truststores in one call ---------------------------------------
+
+import sm_truststore  # noqa: E402
+
+
+def test_truststores_in_one_call_all_checked_before_any_write(tmp_path, ca, sample_ca):
+    paths = []
+    for name, password in (("a", "changeit"), ("b", "changeit"), ("c", "other-pass")):
+        path = tmp_path / name
+        path.write_bytes(ks.dump(ks.Keystore("jks", [ks.CertEntry("sampleca", sample_ca.cert)]),
+                                 password))
+        paths.append(str(path))
+    args = dict(truststores=[dict(path=p, password="changeit") for p in paths],
+                trusted_certs=[dict(alias="smtls-ca", pem=ca.pem)],
+                absent=[dict(subject="cn = Sample CA (fictitious)")],
+                backup=True)
+    digests = [digest(p) for p in paths]
+    failed = module_result(sm_truststore, args)
+    assert failed["failed"] and paths[2] in failed["msg"] and "wrong store password" in failed["msg"]
+    assert [digest(p) for p in paths] == digests
+    args["truststores"][2]["initial_password"] = "other-pass"
+    args["truststores"].append(dict(path=str(tmp_path / "absent"), password="x", create=False))
+    done = module_result(sm_truststore, args)
+    assert done["changed"] and [r["changed"] for r in done["truststores"]] == [True, True, True, False]
+    for path in paths:
+        store = ks.load(open(path, "rb").read(), "changeit")
+        assert [pki.sha256_hex(e.cert) for e in store.entries] == [pki.sha256_hex(ca.cert)]
+    assert not (tmp_path / "absent").exists()
+    again = module_result(sm_truststore, args)
+    assert not again["changed"]

@@ -1,0 +1,139 @@
+"""The rollout playbook on the embedded demo fleet (local connection, real files).
+
+Proves, on a fresh copy of the fleet: check mode predicts without writing, the run
+converges, a second run and a check run after it change nothing, the sample CA is gone
+from every truststore, the server presents the new certificate to a web tier's own
+truststore in a real JSSE handshake, and -vvv output carries no secret.
+"""
+
+import base64
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_x509 as pki
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRETS = ["demo-ca-passphrase", "demo-Server-ks1", "demo-Trust-ks1", "demo-Web-ks1",
+           "demo-WebTrust-1"]
+
+
+def playbook(fleet, name, *args):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0")
+    command = [str(Path(sys.executable).parent / "ansible-playbook"),
+               "-i", str(ROOT / "inventories/demo"), str(ROOT / "playbooks" / name),
+               "-e", "smtls_demo_dir=%s" % fleet, *args]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
+def recap(output):
+    """{host: {ok, changed, failed}} from the PLAY RECAP."""
+    hosts = {}
+    for line in output.split("PLAY RECAP")[-1].splitlines():
+        m = re.match(r"(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+                     line)
+        if m:
+            hosts[m.group(1)] = {"ok": int(m.group(2)), "changed": int(m.group(3)),
+                                 "failed": int(m.group(5))}
+    return hosts
+
+
+def tree_digest(root):
+    digests = {}
+    for path in sorted(Path(root).rglob("*")):
+        if path.is_file():
+            digests[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fleet")
+    playbook(root, "demo_fleet.yml")
+    return root
+
+
+@pytest.fixture(scope="module")
+def rollout(fleet):
+    before = tree_digest(fleet)
+    checked = playbook(fleet, "site.yml", "--check", "--diff")
+    assert tree_digest(fleet) == before, "check mode wrote a file"
+    first = playbook(fleet, "site.yml", "-vvv")
+    second = playbook(fleet, "site.yml")
+    after_check = playbook(fleet, "site.yml", "--check", "--diff")
+    return {"checked": checked, "first": first, "second": second, "after_check": after_check}
+
+
+def test_check_mode_predicts_changes_on_every_host(rollout):
+    predicted = recap(rollout["checked"])
+    assert set(predicted) == {"sm1.demo.invalid", "sm2.demo.invalid", "web1.demo.invalid",
+                              "web2.demo.invalid"}
+    assert all(h["changed"] > 0 and h["failed"] == 0 for h in predicted.values())
+
+
+def test_second_run_and_check_after_converge_change_nothing(rollout):
+    for run in ("second", "after_check"):
+        assert all(h["changed"] == 0 for h in recap(rollout[run]).values()), rollout[run][-3000:]
+
+
+def _stores(fleet):
+    for path in Path(fleet).rglob("*"):
+        if path.is_file() and (path.name == "cacerts" or path.name.endswith(".keystore")):
+            yield path
+
+
+def _open(path):
+    data = path.read_bytes()
+    for password in SECRETS[1:] + ["changeit"]:
+        try:
+            return ks.load(data, password), password
+        except ks.WrongPassword:
+            continue
+    raise AssertionError("no known password opens %s" % path)
+
+
+def test_no_truststore_keeps_the_sample_ca(rollout, fleet):
+    sample = pki.parse_pem_certs((Path(fleet) / "controller/sample-ca/ca.crt").read_text(), "s")[0]
+    ours = pki.parse_pem_certs((Path(fleet) / "controller/ca/ca.crt").read_text(), "ca")[0]
+    checked = 0
+    for path in _stores(fleet):
+        store, _ = _open(path)
+        fingerprints = {pki.sha256_hex(c) for e in store.entries for c in e.chain}
+        assert pki.sha256_hex(sample) not in fingerprints, path
+        if path.name == "cacerts" and "jre" not in path.parts:
+            assert pki.sha256_hex(ours) in fingerprints, path
+        checked += 1
+    assert checked >= 8
+
+
+def test_server_presents_the_new_certificate_to_the_web_tier_truststore(rollout, fleet, java_tools):
+    server = next(Path(fleet).glob("sm1.demo.invalid/**/RUN/server.keystore"))
+    trust = next(Path(fleet).glob("web1.demo.invalid/**/WEB-INF/cacerts"))
+    store, _ = _open(server)
+    assert [e.alias for e in store.entries] == ["smserver"]  # the sample entry is gone
+    leaf = store.entries[0].leaf
+    assert "DNS:sm1.demo.invalid" in pki.sans_list(leaf)
+    out = java_tools.jsse("handshake", str(server), "jks", str(trust), "jks",
+                          password="demo-Server-ks1", trust_password="demo-WebTrust-1")
+    assert out.stdout.strip().split("|")[1] == pki.sha256_hex(leaf)
+
+
+def test_verbose_output_holds_no_secret(rollout, fleet):
+    text = rollout["first"] + rollout["checked"]
+    for secret in SECRETS:
+        assert secret not in text, "secret %r leaked" % secret
+    server = next(Path(fleet).glob("sm1.demo.invalid/**/RUN/server.keystore"))
+    store, _ = _open(server)
+    der = store.entries[0].pkcs8()
+    encoded = base64.b64encode(der).decode()
+    for start in range(0, len(encoded) - 48, 200):
+        assert encoded[start:start + 48] not in text, "private key material leaked"

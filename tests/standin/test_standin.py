@@ -1,0 +1,596 @@
+"""Tests for SmStandIn, the TEST DOUBLE of the Service Manager server (see README.md).
+
+Everything runs on 127.0.0.1 with free ephemeral ports. Certificates are made here with
+`cryptography`; keystores are written by the real `keytool` (passwords via environment
+variables, never on argv); the stand-in is compiled once per session with `javac`.
+"""
+
+import datetime
+import hashlib
+import ipaddress
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+HERE = Path(__file__).resolve().parent
+SOURCE = HERE / "SmStandIn.java"
+START_TIMEOUT = 20
+JAVA_OPTS = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]   # faster JVM start-up
+
+# Vendor example passwords; the keystore one contains a colon (sm.ini splits at the first).
+KS_PASS = "server:keystore"
+TS_PASS = "changeit"
+TC_PASS = "trustedclients"
+
+pytestmark = pytest.mark.skipif(not (shutil.which("javac") and shutil.which("keytool")),
+                                reason="Java 17 (javac, keytool) is required")
+
+
+# --------------------------------------------------------------------------- material
+
+def _name(common):
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "smtls stand-in tests"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+def _key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _cert(common, key, issuer=None, *, usage=None, sans=()):
+    """Self-signed CA when issuer is None, else a leaf signed by issuer=(cert, key)."""
+    now = datetime.datetime.now(datetime.UTC)
+    issuer_cert, issuer_key = issuer if issuer else (None, key)
+    builder = (x509.CertificateBuilder()
+               .subject_name(_name(common))
+               .issuer_name(issuer_cert.subject if issuer_cert else _name(common))
+               .public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(days=1))
+               .not_valid_after(now + datetime.timedelta(days=30))
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                   issuer_key.public_key()), False))
+    if issuer is None:
+        builder = (builder
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+                   .add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
+                                                False, False), True))
+    else:
+        builder = (builder
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+                   .add_extension(x509.KeyUsage(True, True, False, False, False, False, False,
+                                                False, False), True)
+                   .add_extension(x509.ExtendedKeyUsage([usage]), False))
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _pem(obj):
+    if isinstance(obj, x509.Certificate):
+        return obj.public_bytes(serialization.Encoding.PEM)
+    return obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def keytool(*args, **passwords):
+    """Runs keytool; passwords are given as environment variables (-storepass:env NAME)."""
+    proc = subprocess.run(["keytool", *args], env=dict(os.environ, **passwords),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, f"keytool {args[0]} failed:\n{proc.stdout}{proc.stderr}"
+
+
+@dataclass
+class Client:
+    certfile: Path
+    keyfile: Path
+    subject: str
+
+
+@dataclass
+class Material:
+    dir: Path
+    cafile: Path
+    server_sha256: str
+    clients: dict = field(default_factory=dict)
+
+    def install(self, run, *names):
+        for name in names:
+            shutil.copy2(self.dir / name, run / name)
+
+
+@pytest.fixture(scope="session")
+def material(tmp_path_factory):
+    """CA, server cert for localhost/127.0.0.1, clients 'allowed', 'unlisted' (same CA) and
+    'rogue' (other CA); keystores server.jks, server.p12, truststore.jks, trustedclients.p12."""
+    out = tmp_path_factory.mktemp("material")
+    ca_key = _key()
+    ca = _cert("smtls stand-in test CA", ca_key)
+    (out / "ca.pem").write_bytes(_pem(ca))
+
+    server_key = _key()
+    server = _cert("localhost", server_key, (ca, ca_key), usage=ExtendedKeyUsageOID.SERVER_AUTH,
+                   sans=[x509.DNSName("localhost"),
+                         x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    (out / "server.p12").write_bytes(pkcs12.serialize_key_and_certificates(
+        b"sm-server", server_key, server, [ca],
+        serialization.BestAvailableEncryption(KS_PASS.encode())))
+    keytool("-importkeystore", "-noprompt",
+            "-srckeystore", str(out / "server.p12"), "-srcstoretype", "PKCS12",
+            "-srcstorepass:env", "SRC_PASS",
+            "-destkeystore", str(out / "server.jks"), "-deststoretype", "JKS",
+            "-deststorepass:env", "DST_PASS", SRC_PASS=KS_PASS, DST_PASS=KS_PASS)
+    keytool("-importcert", "-noprompt", "-alias", "smtls-ca", "-file", str(out / "ca.pem"),
+            "-keystore", str(out / "truststore.jks"), "-storetype", "JKS",
+            "-storepass:env", "TS_PASS", TS_PASS=TS_PASS)
+
+    rogue_ca_key = _key()
+    rogue_ca = _cert("rogue CA", rogue_ca_key)
+    material = Material(out, out / "ca.pem",
+                        hashlib.sha256(server.public_bytes(serialization.Encoding.DER)).hexdigest())
+    for name, issuer in (("allowed", (ca, ca_key)), ("unlisted", (ca, ca_key)),
+                         ("rogue", (rogue_ca, rogue_ca_key))):
+        key = _key()
+        cert = _cert(f"{name} client", key, issuer, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+        (out / f"{name}.pem").write_bytes(_pem(cert))
+        (out / f"{name}.key").write_bytes(_pem(key))
+        material.clients[name] = Client(out / f"{name}.pem", out / f"{name}.key",
+                                        f"CN={name} client,O=smtls stand-in tests")
+    # The trusted-clients list holds only the 'allowed' client (PKCS12, like FIPS mode's
+    # trustedclients.p12: the stand-in detects the format itself).
+    keytool("-importcert", "-noprompt", "-alias", "allowed", "-file", str(out / "allowed.pem"),
+            "-keystore", str(out / "trustedclients.p12"), "-storetype", "PKCS12",
+            "-storepass:env", "TC_PASS", TC_PASS=TC_PASS)
+    return material
+
+
+@pytest.fixture(scope="session")
+def classes(tmp_path_factory):
+    out = tmp_path_factory.mktemp("standin-classes")
+    proc = subprocess.run(["javac", "-d", str(out), str(SOURCE)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+# --------------------------------------------------------------------------- running it
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StandIn:
+    """One stand-in process; stdout/stderr go to files so a chatty server never blocks."""
+
+    def __init__(self, command, run):
+        self.command = command
+        self.run = run
+        self.http_port = free_port()
+        self.https_port = free_port()
+        self.proc = None
+        self.listening = None
+
+    def argv(self, *extra):
+        return [*self.command, str(self.run), "-bind:127.0.0.1",
+                f"-httpPort:{self.http_port}", f"-httpsPort:{self.https_port}", *extra]
+
+    def start(self, *extra):
+        self.out = self.run.parent / f"{self.run.name}.stdout"
+        self.err = self.run.parent / f"{self.run.name}.stderr"
+        with open(self.out, "wb") as out, open(self.err, "wb") as err:
+            self.proc = subprocess.Popen(self.argv(*extra), stdout=out, stderr=err,
+                                         stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            for line in self.out.read_text(errors="replace").splitlines():
+                if line.startswith("sm-standin: listening "):
+                    self.listening = line
+                    return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise AssertionError(f"stand-in did not start (exit {self.proc.returncode})\n"
+                             f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}")
+
+    def run_to_exit(self, *extra):
+        """For start-up failures: run, wait for the exit, return (status, stdout, stderr)."""
+        proc = subprocess.run(self.argv(*extra), capture_output=True, text=True,
+                              timeout=START_TIMEOUT, stdin=subprocess.DEVNULL, check=False)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    @property
+    def stdout(self):
+        return self.out.read_text(errors="replace")
+
+    @property
+    def stderr(self):
+        return self.err.read_text(errors="replace")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+
+@pytest.fixture
+def launch(classes, tmp_path):
+    """launch(lines, *extra, run_name='RUN') -> a started StandIn with sm.ini = lines."""
+    started = []
+
+    def make(lines=None, run_name="RUN", source_mode=False):
+        run = tmp_path / run_name
+        run.mkdir(exist_ok=True)
+        if lines is not None:
+            write_ini(run, lines)
+        command = ["java", *JAVA_OPTS]
+        command += [str(SOURCE)] if source_mode else ["-cp", str(classes), "SmStandIn"]
+        standin = StandIn(command, run)
+        started.append(standin)
+        return standin
+
+    yield make
+    for standin in started:
+        standin.stop()
+
+
+def write_ini(run, lines, eol="\n"):
+    (run / "sm.ini").write_bytes("".join(line + eol for line in lines).encode())
+
+
+def ssl_ini(material, run, level, *extra, keystore="server.jks"):
+    """A vendor-style sm.ini SSL block for ssl_reqClientAuth:<level>, files copied to RUN."""
+    material.install(run, keystore, "truststore.jks", "trustedclients.p12")
+    lines = ["ssl:1", "sslConnector:1", f"ssl_reqClientAuth:{level}",
+             f"keystoreFile:{keystore}", f"keystorePass:{KS_PASS}",
+             "truststoreFile:truststore.jks", f"truststorePass:{TS_PASS}"]
+    if level == 2:
+        lines += ["ssl_trustedClientsJKS:trustedclients.p12", f"ssl_trustedClientsPwd:{TC_PASS}"]
+    return lines + list(extra)
+
+
+@dataclass
+class Reply:
+    ok: bool = False
+    status: int = None
+    body: dict = field(default_factory=dict)
+    protocol: str = None
+    cipher: str = None
+    peer_sha256: str = None
+    error: Exception = None
+
+
+def https_get(material, port, client=None, min_version=None, max_version=None):
+    """GET / over TLS. ok means a complete 200 reply arrived.
+
+    With TLS 1.3 a refused client certificate does not fail the client's handshake: the
+    server's alert arrives afterwards, so the refusal shows up on the first read/write."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cafile=str(material.cafile))
+    if client:
+        ctx.load_cert_chain(str(material.clients[client].certfile),
+                            str(material.clients[client].keyfile))
+    if min_version:
+        ctx.minimum_version = min_version
+    if max_version:
+        ctx.maximum_version = max_version
+    reply = Reply()
+    data = b""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+                ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            reply.protocol = tls.version()
+            reply.cipher = tls.cipher()[0]
+            reply.peer_sha256 = hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
+            tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            while chunk := tls.recv(65536):
+                data += chunk
+    except OSError as e:   # ssl.SSLError, ConnectionResetError, BrokenPipeError, ...
+        reply.error = e
+    _parse(reply, data)
+    return reply
+
+
+def http_get(port):
+    reply = Reply()
+    data = b""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            while chunk := s.recv(65536):
+                data += chunk
+    except OSError as e:
+        reply.error = e
+    _parse(reply, data)
+    reply.body = data.partition(b"\r\n\r\n")[2].decode()
+    return reply
+
+
+def _parse(reply, data):
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return
+    lines = head.decode("latin-1").split("\r\n")
+    reply.status = int(lines[0].split()[1])
+    length = next((int(line.split(":", 1)[1]) for line in lines
+                   if line.lower().startswith("content-length:")), None)
+    reply.ok = reply.status == 200 and length == len(body)
+    reply.body = dict(line.split("=", 1) for line in body.decode().splitlines() if "=" in line)
+
+
+def wait_for_log(standin, text, timeout=5):
+    """The server logs refused handshakes on stderr; the log may trail the client's error."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in standin.stderr:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# --------------------------------------------------------------------------- SSL levels
+
+@pytest.mark.parametrize("keystore,store_type", [("server.jks", None), ("server.p12", "PKCS12")])
+def test_level0_anonymous_clients(material, launch, keystore, store_type):
+    standin = launch()
+    lines = ssl_ini(material, standin.run, 0, keystore=keystore)
+    if store_type:
+        lines.append(f"keystoreType:{store_type}")   # type names are case-insensitive
+    write_ini(standin.run, lines)
+    standin.start()
+    assert " clientAuth=0 " in standin.listening
+    assert f"https={standin.https_port}" in standin.listening
+
+    reply = https_get(material, standin.https_port)
+    assert reply.ok, reply.error
+    assert reply.peer_sha256 == material.server_sha256
+    assert reply.body == {"server": "sm-standin", "client": "none", "trustedsignon": "0",
+                          "protocol": "TLSv1.3"}
+    # A client certificate is not requested at level 0, so none is reported.
+    assert https_get(material, standin.https_port, client="allowed").body["client"] == "none"
+    assert http_get(standin.http_port).body == "sm-standin http\n"
+
+
+def test_level1_requires_a_ca_signed_client_certificate(material, launch):
+    standin = launch()
+    write_ini(standin.run, ssl_ini(material, standin.run, 1))
+    standin.start()
+    assert " clientAuth=1 " in standin.listening
+
+    anonymous = https_get(material, standin.https_port)
+    assert not anonymous.ok and anonymous.error is not None
+    rogue = https_get(material, standin.https_port, client="rogue")
+    assert not rogue.ok and rogue.error is not None
+
+    for name in ("allowed", "unlisted"):   # level 1 does not consult a trusted-clients list
+        reply = https_get(material, standin.https_port, client=name)
+        assert reply.ok, reply.error
+        assert reply.body["client"] == material.clients[name].subject
+    assert wait_for_log(standin, "TLS handshake failed")
+
+
+def test_level2_requires_a_listed_client(material, launch):
+    standin = launch()
+    write_ini(standin.run, ssl_ini(material, standin.run, 2, "trustedsignon:1"))
+    standin.start()
+    assert " clientAuth=2 " in standin.listening
+
+    allowed = https_get(material, standin.https_port, client="allowed")
+    assert allowed.ok, allowed.error
+    assert allowed.body["client"] == material.clients["allowed"].subject
+    assert allowed.body["trustedsignon"] == "1"
+
+    unlisted = https_get(material, standin.https_port, client="unlisted")
+    assert not unlisted.ok and unlisted.error is not None
+    assert wait_for_log(standin, "client not in trusted clients list")
+    assert not https_get(material, standin.https_port).ok
+    assert not https_get(material, standin.https_port, client="rogue").ok
+
+
+def test_enabled_protocols(material, launch):
+    standin = launch()
+    write_ini(standin.run, ssl_ini(material, standin.run, 0, "sslEnabledProtocols:TLSv1.2"))
+    standin.start()
+    assert standin.listening.endswith(" protocols=TLSv1.2")
+
+    tls13 = https_get(material, standin.https_port, min_version=ssl.TLSVersion.TLSv1_3)
+    assert not tls13.ok and tls13.error is not None
+    tls12 = https_get(material, standin.https_port, max_version=ssl.TLSVersion.TLSv1_2)
+    assert tls12.ok, tls12.error
+    assert tls12.protocol == "TLSv1.2" and tls12.body["protocol"] == "TLSv1.2"
+
+
+def test_ciphers(material, launch):
+    standin = launch()
+    write_ini(standin.run, ssl_ini(material, standin.run, 0, "sslEnabledProtocols:TLSv1.2",
+                                   "ciphers:TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"))
+    standin.start()
+    reply = https_get(material, standin.https_port)
+    assert reply.ok, reply.error
+    assert reply.cipher == "ECDHE-RSA-AES256-GCM-SHA384"
+
+
+def test_ssl_off_means_http_only(material, launch):
+    standin = launch()
+    write_ini(standin.run, ["ssl:0", "sqllimit:100"])
+    standin.start()
+    assert "https=off" in standin.listening
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", standin.https_port), timeout=5).close()
+    reply = http_get(standin.http_port)
+    assert reply.status == 200 and reply.body == "sm-standin http\n"
+    assert standin.stop() == 0   # SIGTERM -> clean exit
+    assert "sm-standin: stopping" in standin.stdout
+
+
+def test_command_line_wins_over_sm_ini(material, launch):
+    standin = launch()
+    # sm.ini asks for level 2 without a trusted list (fatal) and for bogus ports.
+    write_ini(standin.run, ssl_ini(material, standin.run, 0)[:2] + [
+        "ssl_reqClientAuth:2", "keystoreFile:server.jks", f"keystorePass:{KS_PASS}",
+        "truststoreFile:truststore.jks", f"truststorePass:{TS_PASS}",
+        "httpPort:1", "httpsPort:2"])
+    standin.start("-ssl_reqClientAuth:0")
+    expected = f"http={standin.http_port} https={standin.https_port} clientAuth=0 "
+    assert expected in standin.listening
+    assert https_get(material, standin.https_port).ok
+
+
+# --------------------------------------------------------------------------- sm.ini encryption
+
+def _decrypt(master_hex, value_hex):
+    blob = bytes.fromhex(value_hex)
+    key = hashlib.sha256(master_hex.encode()).digest()
+    return AESGCM(key).decrypt(blob[:12], blob[12:], None).decode()
+
+
+def test_password_encryption_like_sm_950(material, launch):
+    standin = launch()
+    run = standin.run
+    ssl_block = ssl_ini(material, run, 2)
+    # Mixed line endings, comments, non-secret lines, a last line without a line ending.
+    original = ("# SM server configuration (stand-in test)\n"
+                "\n"
+                "sqllimit:100\r\n"
+                "sqllogin:smuser/sm:pw\n"
+                + "".join(line + "\n" for line in ssl_block)
+                + "  # indented comment keystorePass:notaparameter\n"
+                "log:../logs/sm.log").encode()
+    (run / "sm.ini").write_bytes(original)
+    os.chmod(run / "sm.ini", 0o640)
+    standin.start()
+
+    data = (run / "sm.ini").read_bytes()
+    new_lines = data.splitlines(keepends=True)
+    old_lines = original.splitlines(keepends=True)
+    master = re.fullmatch(rb"smmasterkey:([0-9a-f]{64})\n", new_lines[0])
+    assert master, new_lines[0]
+    master = master.group(1).decode()
+    assert len(new_lines) == len(old_lines) + 1
+    secrets = {"keystorePass": KS_PASS, "truststorePass": TS_PASS,
+               "ssl_trustedClientsPwd": TC_PASS, "sqllogin": "smuser/sm:pw"}
+    seen = set()
+    for old, new in zip(old_lines, new_lines[1:]):
+        name = old.split(b":", 1)[0].decode()
+        if name in secrets:
+            match = re.fullmatch(rb"\*%s:([0-9a-f]+)(\r?\n)" % name.encode(), new)
+            assert match, new
+            assert match.group(2) == old[len(old.rstrip(b"\r\n")):]   # same line ending
+            assert _decrypt(master, match.group(1).decode()) == secrets[name]
+            seen.add(name)
+        else:
+            assert new == old   # byte for byte, same order
+    assert seen == set(secrets)
+    assert (run / "sm.ini").stat().st_mode & 0o777 == 0o640
+    assert not list(run.glob(".sm.ini.*"))   # no temp file left behind
+    assert standin.stop() == 0
+
+    # Restart with the encrypted file: decrypts, works, and leaves the file alone.
+    inode = (run / "sm.ini").stat().st_ino
+    standin.start()
+    assert https_get(material, standin.https_port, client="allowed").ok
+    assert (run / "sm.ini").read_bytes() == data
+    assert (run / "sm.ini").stat().st_ino == inode
+    assert standin.stop() == 0
+
+    # Password change the documented way: replace the *name: line by a plain line.
+    changed = [b"truststorePass:%s\n" % TS_PASS.encode() if line.startswith(b"*truststorePass:")
+               else line for line in new_lines]
+    (run / "sm.ini").write_bytes(b"".join(changed))
+    standin.start()
+    assert https_get(material, standin.https_port, client="allowed").ok
+    final = (run / "sm.ini").read_bytes().splitlines(keepends=True)
+    assert len(final) == len(changed)
+    for before, after in zip(changed, final):
+        if before.startswith(b"truststorePass:"):
+            assert after.startswith(b"*truststorePass:")
+            assert _decrypt(master, after[len(b"*truststorePass:"):].strip().decode()) == TS_PASS
+        else:
+            assert after == before
+    assert (run / "sm.ini").stat().st_mode & 0o777 == 0o640
+
+
+def test_changed_master_key_refuses_to_start(material, launch):
+    standin = launch()
+    write_ini(standin.run, ["ssl:0", "sqllogin:smuser/pw"])
+    standin.start()
+    standin.stop()
+    lines = (standin.run / "sm.ini").read_text().splitlines()
+    assert lines[0].startswith("smmasterkey:") and lines[2].startswith("*sqllogin:")
+    lines[0] = "smmasterkey:" + "0" * 64
+    write_ini(standin.run, lines)
+    before = (standin.run / "sm.ini").read_bytes()
+
+    status, _, err = standin.run_to_exit()
+    assert status == 3, err
+    assert "FATAL" in err and "*sqllogin" in err and "smmasterkey" in err
+    assert (standin.run / "sm.ini").read_bytes() == before
+
+
+# --------------------------------------------------------------------------- fatal start-up errors
+
+def test_wrong_keystore_password_is_fatal(material, launch):
+    standin = launch()
+    lines = [line if not line.startswith("keystorePass:") else "keystorePass:wrong"
+             for line in ssl_ini(material, standin.run, 0)]
+    write_ini(standin.run, lines)
+    status, out, err = standin.run_to_exit()
+    assert status == 2, err
+    assert re.search(r"^sm-standin: FATAL .*keystoreFile \S*server\.jks.*keystorePass is wrong",
+                     err, re.MULTILINE), err
+    assert "listening" not in out
+
+
+@pytest.mark.parametrize("change,expected", [
+    (("keystoreFile:server.jks", "keystoreFile:missing.jks"),
+     r"keystoreFile \S*missing\.jks.*does not exist"),
+    (("ssl:1", "ssl:1\nkeystoreType:pkcs12"),
+     r"keystoreType is pkcs12 but the file is JKS"),
+    (("ssl_trustedClientsJKS:trustedclients.p12", "# no trusted list"),
+     r"ssl_reqClientAuth:2 needs ssl_trustedClientsJKS"),
+    (("truststorePass:changeit", "truststorePass:nope"),
+     r"truststoreFile \S*truststore\.jks: truststorePass is wrong"),
+    (("sslConnector:1", "sslConnector:1\nsslEnabledProtocols:TLSv9"),
+     r"sslEnabledProtocols: 'TLSv9'"),
+], ids=["missing-keystore", "wrong-type", "level2-no-list", "wrong-truststorePass", "bad-protocol"])
+def test_fatal_start_up_errors(material, launch, change, expected):
+    standin = launch()
+    old, new = change
+    lines = ssl_ini(material, standin.run, 2)
+    assert old in lines
+    write_ini(standin.run, [new if line == old else line for line in lines])
+    status, out, err = standin.run_to_exit()
+    assert status == 2, err
+    assert re.search(r"^sm-standin: FATAL .*" + expected, err, re.MULTILINE), err
+    assert "listening" not in out
+
+
+def test_runs_as_a_source_file(material, launch):
+    """`java SmStandIn.java <RUN> ...` (the single-file source launcher) works too."""
+    standin = launch(["ssl:0"], source_mode=True)
+    standin.start()
+    assert http_get(standin.http_port).status == 200
+    assert standin.stop() == 0
