@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 module: sm_certificate
 short_description: Decide whether a host keeps its certificate, and sign a new one
 description:
-  - Runs on the controller (C(delegate_to: localhost)).
+  - "Runs on the controller (C(delegate_to: localhost))."
   - Ensures the CA directory (C(ca.crt), and C(ca.key) encrypted with I(ca_passphrase)); creates
     the internal CA when asked and absent. A corporate CA is a directory with only C(ca.crt).
   - Decides whether I(current_chain) can stay - kept when it is from the CA, has exactly the
@@ -175,28 +175,31 @@ from ansible.module_utils import smtls_x509 as pki
 from ansible.module_utils.smtls_files import FileProblem, read_optional, write_atomic
 
 
+ARGUMENT_SPEC = dict(
+    ca_dir=dict(type="path", required=True),
+    ca_passphrase=dict(type="str", no_log=True),
+    ca_create=dict(type="bool", default=True),
+    ca_common_name=dict(type="str", default="smtls internal CA"),
+    ca_organization=dict(type="str"),
+    ca_valid_days=dict(type="int", default=3650),
+    accepted_ca_certs=dict(type="list", elements="str", default=[]),
+    common_name=dict(type="str"),
+    dns=dict(type="list", elements="str", default=[]),
+    ips=dict(type="list", elements="str", default=[]),
+    usage=dict(type="str", choices=["server", "client"], default="server"),
+    current_chain=dict(type="str", default=""),
+    csr=dict(type="str"),
+    renew_days=dict(type="int", default=30),
+    valid_days=dict(type="int", default=397),
+    force=dict(type="bool", default=False),
+    csr_export_dir=dict(type="path"),
+    certificate_import_dir=dict(type="path"),
+)
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            ca_dir=dict(type="path", required=True),
-            ca_passphrase=dict(type="str", no_log=True),
-            ca_create=dict(type="bool", default=True),
-            ca_common_name=dict(type="str", default="smtls internal CA"),
-            ca_organization=dict(type="str"),
-            ca_valid_days=dict(type="int", default=3650),
-            accepted_ca_certs=dict(type="list", elements="str", default=[]),
-            common_name=dict(type="str"),
-            dns=dict(type="list", elements="str", default=[]),
-            ips=dict(type="list", elements="str", default=[]),
-            usage=dict(type="str", choices=["server", "client"], default="server"),
-            current_chain=dict(type="str", default=""),
-            csr=dict(type="str"),
-            renew_days=dict(type="int", default=30),
-            valid_days=dict(type="int", default=397),
-            force=dict(type="bool", default=False),
-            csr_export_dir=dict(type="path"),
-            certificate_import_dir=dict(type="path"),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     p = module.params

@@ -297,43 +297,46 @@ def build_spec(params, path):
     }
 
 
+ARGUMENT_SPEC = dict(
+    path=dict(type="path", required=True),
+    password=dict(type="str", required=True, no_log=True),
+    new_password=dict(type="str", no_log=True),
+    store_type=dict(type="str", choices=list(ks.STORE_TYPES)),
+    pkcs12_profile=dict(type="str", choices=list(ks.PKCS12_PROFILES), default="modern"),
+    create=dict(type="bool", default=True),
+    key_alias=dict(type="str"),
+    key_type=dict(type="str", choices=["rsa", "ec"], default="rsa"),
+    key_size=dict(type="int", default=2048),
+    key_curve=dict(type="str", choices=["secp256r1", "secp384r1"], default="secp256r1"),
+    private_key=dict(type="str", no_log=True),
+    private_key_passphrase=dict(type="str", no_log=True),
+    certificate_chain=dict(type="str"),
+    csr=dict(type="dict", options=dict(
+        common_name=dict(type="str", required=True),
+        dns=dict(type="list", elements="str", default=[]),
+        ips=dict(type="list", elements="str", default=[]),
+    )),
+    csr_key=dict(type="str", choices=["current", "new"], default="current"),
+    pending_path=dict(type="path"),
+    trusted_certs=dict(type="list", elements="dict", default=[], options=dict(
+        alias=dict(type="str", required=True),
+        pem=dict(type="str", required=True),
+    )),
+    absent=dict(type="list", elements="dict", default=[], options=dict(
+        alias=dict(type="str"),
+        sha256=dict(type="str"),
+        subject=dict(type="str"),
+        issuer=dict(type="str"),
+    )),
+    exclusive=dict(type="bool", default=False),
+    remove_other_keys=dict(type="bool", default=False),
+    backup=dict(type="bool", default=False),
+)
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
-            password=dict(type="str", required=True, no_log=True),
-            new_password=dict(type="str", no_log=True),
-            store_type=dict(type="str", choices=list(ks.STORE_TYPES)),
-            pkcs12_profile=dict(type="str", choices=list(ks.PKCS12_PROFILES), default="modern"),
-            create=dict(type="bool", default=True),
-            key_alias=dict(type="str"),
-            key_type=dict(type="str", choices=["rsa", "ec"], default="rsa"),
-            key_size=dict(type="int", default=2048),
-            key_curve=dict(type="str", choices=["secp256r1", "secp384r1"], default="secp256r1"),
-            private_key=dict(type="str", no_log=True),
-            private_key_passphrase=dict(type="str", no_log=True),
-            certificate_chain=dict(type="str"),
-            csr=dict(type="dict", options=dict(
-                common_name=dict(type="str", required=True),
-                dns=dict(type="list", elements="str", default=[]),
-                ips=dict(type="list", elements="str", default=[]),
-            )),
-            csr_key=dict(type="str", choices=["current", "new"], default="current"),
-            pending_path=dict(type="path"),
-            trusted_certs=dict(type="list", elements="dict", default=[], options=dict(
-                alias=dict(type="str", required=True),
-                pem=dict(type="str", required=True),
-            )),
-            absent=dict(type="list", elements="dict", default=[], options=dict(
-                alias=dict(type="str"),
-                sha256=dict(type="str"),
-                subject=dict(type="str"),
-                issuer=dict(type="str"),
-            )),
-            exclusive=dict(type="bool", default=False),
-            remove_other_keys=dict(type="bool", default=False),
-            backup=dict(type="bool", default=False),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         required_by=dict(
             certificate_chain=["key_alias"],
             csr=["key_alias"],

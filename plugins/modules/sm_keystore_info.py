@@ -131,15 +131,18 @@ from ansible.module_utils import smtls_x509 as pki
 from ansible.module_utils.smtls_files import FileProblem, read_optional
 
 
+ARGUMENT_SPEC = dict(
+    path=dict(type="path", required=True),
+    password=dict(type="str", no_log=True),
+    fallback_passwords=dict(type="list", elements="str", default=[], no_log=True),
+    type=dict(type="str", choices=list(ks.STORE_TYPES)),
+    return_pem=dict(type="bool", default=False),
+)
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
-            password=dict(type="str", no_log=True),
-            fallback_passwords=dict(type="list", elements="str", default=[], no_log=True),
-            type=dict(type="str", choices=list(ks.STORE_TYPES)),
-            return_pem=dict(type="bool", default=False),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     path = module.params["path"]

@@ -159,32 +159,35 @@ from ansible.module_utils import smtls_x509 as pki
 from ansible.module_utils.smtls_files import FileProblem, apply_attributes, read_optional, write_atomic
 
 
+ARGUMENT_SPEC = dict(
+    truststores=dict(type="list", elements="dict", required=True, options=dict(
+        path=dict(type="path", required=True),
+        password=dict(type="str", required=True, no_log=True),
+        initial_password=dict(type="str", no_log=True),
+        type=dict(type="str", choices=list(ks.STORE_TYPES)),
+        create=dict(type="bool", default=True),
+        owner=dict(type="str"),
+        group=dict(type="str"),
+        mode=dict(type="raw"),
+    )),
+    trusted_certs=dict(type="list", elements="dict", default=[], options=dict(
+        alias=dict(type="str", required=True),
+        pem=dict(type="str", required=True),
+    )),
+    absent=dict(type="list", elements="dict", default=[], options=dict(
+        alias=dict(type="str"),
+        sha256=dict(type="str"),
+        subject=dict(type="str"),
+        issuer=dict(type="str"),
+    )),
+    pkcs12_profile=dict(type="str", choices=list(ks.PKCS12_PROFILES), default="modern"),
+    backup=dict(type="bool", default=False),
+)
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            truststores=dict(type="list", elements="dict", required=True, options=dict(
-                path=dict(type="path", required=True),
-                password=dict(type="str", required=True, no_log=True),
-                initial_password=dict(type="str", no_log=True),
-                type=dict(type="str", choices=list(ks.STORE_TYPES)),
-                create=dict(type="bool", default=True),
-                owner=dict(type="str"),
-                group=dict(type="str"),
-                mode=dict(type="raw"),
-            )),
-            trusted_certs=dict(type="list", elements="dict", default=[], options=dict(
-                alias=dict(type="str", required=True),
-                pem=dict(type="str", required=True),
-            )),
-            absent=dict(type="list", elements="dict", default=[], options=dict(
-                alias=dict(type="str"),
-                sha256=dict(type="str"),
-                subject=dict(type="str"),
-                issuer=dict(type="str"),
-            )),
-            pkcs12_profile=dict(type="str", choices=list(ks.PKCS12_PROFILES), default="modern"),
-            backup=dict(type="bool", default=False),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     p = module.params

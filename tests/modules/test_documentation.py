@@ -1,0 +1,76 @@
+"""Every module's DOCUMENTATION matches its ARGUMENT_SPEC and renders in ansible-doc.
+
+The checks validate-modules makes, for a repository that is not a collection: same option
+names, types, defaults, choices, required flags and element types, recursively; EXAMPLES
+and RETURN are valid YAML.
+"""
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("sm_*.py"))
+# Options every module gets from add_file_common_args / the files fragment.
+FILE_OPTIONS = {"mode", "owner", "group", "seuser", "serole", "setype", "selevel",
+                "unsafe_writes", "attributes"}
+
+
+def compare(doc_options, spec, where):
+    problems = []
+    doc_options = doc_options or {}
+    for name in sorted(set(spec) | set(doc_options)):
+        if name not in doc_options:
+            problems.append("%s.%s: in the argument spec, not documented" % (where, name))
+            continue
+        if name not in spec:
+            problems.append("%s.%s: documented, not in the argument spec" % (where, name))
+            continue
+        doc, arg = doc_options[name], spec[name]
+        if doc.get("type", "str") != arg.get("type", "str"):
+            problems.append("%s.%s: type %s vs %s" % (where, name, doc.get("type"), arg.get("type")))
+        if bool(doc.get("required")) != bool(arg.get("required")):
+            problems.append("%s.%s: required differs" % (where, name))
+        if doc.get("default") != arg.get("default") and not (
+                doc.get("default") is None and arg.get("default") in (None, [], {})):
+            problems.append("%s.%s: default %r vs %r" % (where, name, doc.get("default"),
+                                                         arg.get("default")))
+        if sorted(map(str, doc.get("choices") or [])) != sorted(map(str, arg.get("choices") or [])):
+            problems.append("%s.%s: choices differ" % (where, name))
+        if doc.get("elements") != arg.get("elements"):
+            problems.append("%s.%s: elements differ" % (where, name))
+        if arg.get("options") or doc.get("suboptions"):
+            problems += compare(doc.get("suboptions"), arg.get("options") or {}, where + "." + name)
+        if "description" not in doc:
+            problems.append("%s.%s: no description" % (where, name))
+    return problems
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_documentation_matches_argument_spec(name):
+    module = importlib.import_module(name)
+    doc = yaml.safe_load(module.DOCUMENTATION)
+    assert doc["module"] == name
+    spec = dict(module.ARGUMENT_SPEC)
+    options = dict(doc.get("options") or {})
+    if "ansible.builtin.files" in (doc.get("extends_documentation_fragment") or []):
+        spec = {k: v for k, v in spec.items() if k not in FILE_OPTIONS}
+    assert compare(options, spec, name) == []
+    for section in ("EXAMPLES", "RETURN"):
+        assert yaml.safe_load(getattr(module, section)), "%s.%s is empty or invalid" % (name, section)
+    assert all(isinstance(d, str) for d in doc["description"]), "description items must be strings"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_ansible_doc_renders(name):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-doc"), "-M",
+                           str(ROOT / "plugins" / "modules"), name], capture_output=True,
+                          text=True, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "[ERROR]" not in proc.stderr and "[WARNING]" not in proc.stderr, proc.stderr
