@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: smtls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Edit the SSL parameters of SM's sm.ini and nothing else.
+
+sm.ini holds one `name:value` per line. SM 9.50+ rewrites some credential lines
+as `*name:<hex>`, encrypted under `smmasterkey`, when it starts. This editor:
+  - changes, adds or removes only the lines of the parameters it is asked about,
+    keeping every other line, comment, order and line ending;
+  - never touches `smmasterkey`;
+  - counts an encrypted password line as in sync when the caller says the
+    keystore opens with the wanted password, and otherwise writes the new
+    password in plain text for SM to encrypt at its next start;
+  - masks credentials (and the master key) in everything it reports.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+# Parameters SM 9.50+ encrypts at start (reference section 1.3); their values are masked.
+ENCRYPTED_BY_SM = ("changeencrkey", "upgradeencralg", "encryptionkey", "sqllogin",
+                   "ldapbindpass", "smtppassword", "keystorepass", "truststorepass",
+                   "ssl_trustedclientspwd", "idmsigningkey")
+MASTER_KEY = "smmasterkey"
+MASK = "********"
+_LINE = re.compile(r"^(\s*)(\*?)([A-Za-z_][A-Za-z0-9_.\-]*):(.*)$")
+
+
+class SmIniError(Exception):
+    pass
+
+
+class Line:
+    """One physical line; `name` is None for comments, blanks and unparsed text."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        body = raw.rstrip("\r\n")
+        self.ending = raw[len(body):]
+        match = _LINE.match(body) if not body.lstrip().startswith("#") else None
+        if match:
+            self.encrypted = match.group(2) == "*"
+            self.name = match.group(3)
+            self.value = match.group(4)
+        else:
+            self.encrypted, self.name, self.value = False, None, None
+
+    @property
+    def key(self):
+        return self.name.lower() if self.name else None
+
+
+def parse(text):
+    return [Line(raw) for raw in text.splitlines(True)]
+
+
+def masked_line(line):
+    """The line as it may be shown: values of credentials and the master key hidden."""
+    if line.name and (line.encrypted or line.key in ENCRYPTED_BY_SM or line.key == MASTER_KEY):
+        return "%s%s:%s" % ("*" if line.encrypted else "", line.name, MASK)
+    return line.raw.rstrip("\r\n")
+
+
+def masked_text(lines):
+    return "".join(masked_line(line) + "\n" for line in lines)
+
+
+def current_values(lines):
+    """{name: value} of plain parameters (credentials masked) and the encrypted names."""
+    values, encrypted = {}, []
+    for line in lines:
+        if not line.name:
+            continue
+        if line.encrypted:
+            encrypted.append(line.name)
+        values[line.name] = MASK if (line.encrypted or line.key in ENCRYPTED_BY_SM
+                                     or line.key == MASTER_KEY) else line.value
+    return values, encrypted
+
+
+def _ending(lines):
+    endings = [line.ending for line in lines if line.ending]
+    return "\r\n" if endings and endings.count("\r\n") > len(endings) / 2 else "\n"
+
+
+def plan(text, wanted, secret_names=(), in_sync=lambda name: False):
+    """New text and actions for sm.ini.
+
+    wanted: {name: value or None}; None removes the parameter.
+    secret_names: names whose values must never be shown.
+    in_sync(name): for an encrypted line, True when its keystore opens with the wanted
+      password, so the encrypted value stands for it.
+    Returns (new_text, actions, changed).
+    """
+    secrets = {n.lower() for n in secret_names} | set(ENCRYPTED_BY_SM)
+    lines = parse(text)
+    newline = _ending(lines)
+    actions = []
+
+    def show(name, value):
+        return MASK if name.lower() in secrets else value
+
+    for name, value in wanted.items():
+        if name.lower() == MASTER_KEY:
+            raise SmIniError("smtls never edits smmasterkey (SM would no longer decrypt its "
+                             "own values); remove it from the wanted parameters")
+        if value is not None:
+            value = str(value)
+            if "\n" in value or "\r" in value:
+                raise SmIniError("value of %s contains a line break" % name)
+        matches = [i for i, line in enumerate(lines) if line.key == name.lower()]
+        if value is None:
+            for i in reversed(matches):
+                actions.append("remove %s" % masked_line(lines[i]))
+                del lines[i]
+            continue
+        if not matches:
+            if lines and not lines[-1].ending:
+                lines[-1] = Line(lines[-1].raw + newline)
+            lines.append(Line("%s:%s%s" % (name, value, newline)))
+            actions.append("add %s:%s" % (name, show(name, value)))
+            continue
+        first = matches[0]
+        for i in reversed(matches[1:]):
+            actions.append("remove duplicate %s" % masked_line(lines[i]))
+            del lines[i]
+        line = lines[first]
+        if line.encrypted:
+            if in_sync(name):
+                continue
+            actions.append("replace encrypted %s by the wanted value in plain text (SM "
+                           "encrypts it at its next start)" % name)
+        elif line.value == value and line.name == name:
+            continue
+        elif line.value == value:
+            actions.append("respell %s as %s" % (line.name, name))
+        else:
+            actions.append("set %s:%s (was %s)" % (name, show(name, value),
+                                                   show(name, line.value)))
+        lines[first] = Line("%s%s:%s%s" % (re.match(r"\s*", line.raw).group(0), name, value,
+                                          line.ending or newline))
+    new_text = "".join(line.raw for line in lines)
+    return new_text, actions, new_text != text

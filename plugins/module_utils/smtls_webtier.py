@@ -1,0 +1,297 @@
+# -*- coding: utf-8 -*-
+# Copyright: smtls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Edit the SM web tier's settings in place: webtier.properties, web.xml context
+parameters, the pre-authentication filter of application-context.xml and the
+tomcatAuthentication attribute of Tomcat's AJP connector.
+
+Every edit is textual and local - the line or attribute concerned changes, the
+rest of the file (comments, layout, other settings) stays as it is - and every
+XML result is parsed before it may be written.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+import xml.etree.ElementTree as ET
+
+MASK = "********"
+PRE_AUTH_FILTER = "preAuthenticationFilter"
+
+
+class WebTierError(Exception):
+    pass
+
+
+# --- webtier.properties ------------------------------------------------------------
+
+
+def _logical_lines(text):
+    """Group physical lines into logical ones (a trailing odd backslash continues)."""
+    groups, current = [], []
+    for raw in text.splitlines(True):
+        current.append(raw)
+        body = raw.rstrip("\r\n")
+        trailing = len(body) - len(body.rstrip("\\"))
+        if trailing % 2 == 0 or raw == body:  # no continuation, or the file ends here
+            groups.append(current)
+            current = []
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _split_property(logical):
+    """(key, raw value) of a logical line, or (None, None) for comments and blanks."""
+    joined = ""
+    for i, raw in enumerate(logical):
+        body = raw.rstrip("\r\n")
+        if i + 1 < len(logical):
+            body = body[:-1]  # drop the continuation backslash
+        joined += body.lstrip() if i else body
+    stripped = joined.lstrip()
+    if not stripped or stripped[0] in "#!":
+        return None, None
+    key, i = "", 0
+    while i < len(stripped):
+        char = stripped[i]
+        if char == "\\" and i + 1 < len(stripped):
+            key += stripped[i:i + 2]
+            i += 2
+            continue
+        if char in "=: \t\f":
+            break
+        key += char
+        i += 1
+    rest = stripped[i:].lstrip(" \t\f")
+    if rest[:1] in ("=", ":"):
+        rest = rest[1:].lstrip(" \t\f")
+    return _unescape(key), _unescape(rest)
+
+
+def _unescape(text):
+    out, i = [], 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt == "u" and i + 5 < len(text):
+                try:
+                    out.append(chr(int(text[i + 2:i + 6], 16)))
+                    i += 6
+                    continue
+                except ValueError:
+                    pass
+            out.append({"t": "\t", "n": "\n", "r": "\r", "f": "\f"}.get(nxt, nxt))
+            i += 2
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def _escape(text, is_key=False):
+    out = []
+    for i, char in enumerate(text):
+        if char == "\\":
+            out.append("\\\\")
+        elif char in "\t\n\r\f":
+            out.append({"\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f"}[char])
+        elif char in "=:#!" and is_key:
+            out.append("\\" + char)
+        elif char == " " and (is_key or i == 0):
+            out.append("\\ ")
+        elif ord(char) > 0x7E:
+            out.append("\\u%04x" % ord(char))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def properties_values(text):
+    return dict(_split_property(group) for group in _logical_lines(text)
+                if _split_property(group)[0] is not None)
+
+
+def plan_properties(text, wanted, secret_names=(), in_sync=lambda name, current: False):
+    """wanted: {key: value or None}. Returns (new_text, actions)."""
+    groups = _logical_lines(text)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    actions = []
+    secrets = set(secret_names)
+
+    def show(key, value):
+        return MASK if key in secrets else value
+
+    for key, value in wanted.items():
+        indexes = [i for i, g in enumerate(groups) if _split_property(g)[0] == key]
+        if value is None:
+            for i in reversed(indexes):
+                actions.append("remove %s" % key)
+                del groups[i]
+            continue
+        value = str(value)
+        line = "%s=%s%s" % (_escape(key, True), _escape(value), newline)
+        if not indexes:
+            if groups and not groups[-1][-1].endswith("\n"):
+                groups[-1][-1] += newline
+            groups.append([line])
+            actions.append("add %s=%s" % (key, show(key, value)))
+            continue
+        for i in reversed(indexes[1:]):
+            actions.append("remove duplicate %s" % key)
+            del groups[i]
+        current = _split_property(groups[indexes[0]])[1]
+        if current == value or (key in secrets and in_sync(key, current)):
+            continue
+        actions.append("set %s=%s (was %s)" % (key, show(key, value), show(key, current)))
+        groups[indexes[0]] = [line]
+    return "".join("".join(g) for g in groups), actions
+
+
+def masked_properties(text, secret_names):
+    lines = []
+    for group in _logical_lines(text):
+        key, _value = _split_property(group)
+        if key is not None and (key in secret_names or key.lower() == "masterkey"):
+            lines.append("%s=%s" % (key, MASK))
+        else:
+            lines.append("".join(group).rstrip("\r\n"))
+    return "\n".join(lines) + "\n"
+
+
+# --- web.xml context parameters ---------------------------------------------------------
+
+_CONTEXT_PARAM = re.compile(r"([ \t]*)<context-param>.*?</context-param>[ \t]*(\r?\n)?", re.S)
+_PARAM_NAME = re.compile(r"<param-name>\s*(.*?)\s*</param-name>", re.S)
+_PARAM_VALUE = re.compile(r"(<param-value>)(.*?)(</param-value>)", re.S)
+
+
+def _xml_text(value):
+    return (str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _xml_unescape(value):
+    return (value.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+            .replace("&apos;", "'").replace("&amp;", "&"))
+
+
+def plan_context_params(text, wanted):
+    """wanted: {param-name: value or None} in <context-param> blocks of web.xml."""
+    actions = []
+    for name, value in wanted.items():
+        blocks = [m for m in _CONTEXT_PARAM.finditer(text)
+                  if (_PARAM_NAME.search(m.group(0)) or [None, None])[1] == name]
+        if value is None:
+            for block in reversed(blocks):
+                text = text[:block.start()] + text[block.end():]
+                actions.append("remove context-param %s" % name)
+            continue
+        value = str(value)
+        if blocks:
+            block = blocks[0]
+            current = _PARAM_VALUE.search(block.group(0))
+            if current and _xml_unescape(current.group(2).strip()) == value:
+                continue
+            if current:
+                inner = block.group(0)
+                new_block = (inner[:current.start(2)] + _xml_text(value) + inner[current.end(2):])
+            else:
+                new_block = block.group(0).replace(
+                    "</param-name>", "</param-name><param-value>%s</param-value>" % _xml_text(value), 1)
+            text = text[:block.start()] + new_block + text[block.end():]
+            actions.append("set context-param %s=%s (was %s)" % (
+                name, value, _xml_unescape(current.group(2).strip()) if current else ""))
+            continue
+        end = text.rfind("</web-app>")
+        if end < 0:
+            raise WebTierError("no </web-app> element: not a web.xml")
+        existing = list(_CONTEXT_PARAM.finditer(text))
+        indent = existing[-1].group(1) if existing else "  "
+        newline = "\r\n" if "\r\n" in text else "\n"
+        block = ("%s<context-param>%s%s  <param-name>%s</param-name>%s%s  <param-value>%s"
+                 "</param-value>%s%s</context-param>%s" % (
+                     indent, newline, indent, _xml_text(name), newline, indent, _xml_text(value),
+                     newline, indent, newline))
+        insert_at = existing[-1].end() if existing else end
+        text = text[:insert_at] + block + text[insert_at:]
+        actions.append("add context-param %s=%s" % (name, value))
+    return text, actions
+
+
+# --- application-context.xml: the pre-authentication filter ---------------------------------
+
+_CHAIN_960 = re.compile(r'(<[\w:]*filter-chain\b[^>]*?\bpattern\s*=\s*"/\*\*"[^>]*?\bfilters\s*=\s*")'
+                        r'([^"]*)(")', re.S)
+_CHAIN_960_REVERSED = re.compile(r'(<[\w:]*filter-chain\b[^>]*?\bfilters\s*=\s*")([^"]*)'
+                                 r'("[^>]*?\bpattern\s*=\s*"/\*\*")', re.S)
+_CHAIN_941 = re.compile(r"(/\*\*\s*=\s*)([A-Za-z0-9_,\s]*[A-Za-z0-9_])()")
+
+
+def plan_pre_authentication(text, enabled):
+    """Add preAuthenticationFilter after the first filter of the /** chain, or take it out."""
+    for pattern in (_CHAIN_960, _CHAIN_960_REVERSED, _CHAIN_941):
+        match = pattern.search(text)
+        if match:
+            break
+    else:
+        raise WebTierError("no filter chain for pattern /** found (expected a filter-chain "
+                           "element, or a /**=... line as in 9.41)")
+    filters = [f.strip() for f in match.group(2).split(",") if f.strip()]
+    present = PRE_AUTH_FILTER in filters
+    if present == enabled:
+        return text, []
+    if enabled:
+        filters.insert(1 if filters else 0, PRE_AUTH_FILTER)
+        action = "add %s to the /** filter chain" % PRE_AUTH_FILTER
+    else:
+        filters = [f for f in filters if f != PRE_AUTH_FILTER]
+        action = "remove %s from the /** filter chain" % PRE_AUTH_FILTER
+    new = text[:match.start(2)] + ",".join(filters) + text[match.end(2):]
+    return new, [action]
+
+
+# --- Tomcat server.xml: tomcatAuthentication on the AJP connector ----------------------------
+
+_AJP_CONNECTOR = re.compile(r'<Connector\b[^>]*\bprotocol\s*=\s*"(?:AJP/1\.3|[\w.]*Ajp\w*)"[^>]*>',
+                            re.S)
+_TOMCAT_AUTH = re.compile(r'\s+tomcatAuthentication\s*=\s*"[^"]*"')
+
+
+def plan_tomcat_authentication(text, value):
+    """value False: tomcatAuthentication="false" on every AJP connector; True: Tomcat's default."""
+    connectors = list(_AJP_CONNECTOR.finditer(text))
+    if not connectors:
+        if value:
+            return text, []
+        raise WebTierError("no AJP connector (protocol=\"AJP/1.3\") in server.xml: trusted "
+                           "sign-on needs the front web server to reach Tomcat over AJP; add one")
+    actions = []
+    for match in reversed(connectors):
+        tag = match.group(0)
+        current = _TOMCAT_AUTH.search(tag)
+        if value:
+            if not current:
+                continue
+            new_tag = tag[:current.start()] + tag[current.end():]
+            actions.append("remove tomcatAuthentication from the AJP connector")
+        else:
+            if current and current.group(0).split("=")[1].strip().strip('"') == "false":
+                continue
+            if current:
+                new_tag = tag[:current.start()] + ' tomcatAuthentication="false"' + tag[current.end():]
+            else:
+                close = len(tag) - (2 if tag.endswith("/>") else 1)
+                new_tag = tag[:close].rstrip() + ' tomcatAuthentication="false"' + tag[close:]
+            actions.append('set tomcatAuthentication="false" on the AJP connector')
+        text = text[:match.start()] + new_tag + text[match.end():]
+    return text, actions
+
+
+def check_xml(text, what):
+    try:
+        ET.fromstring(text.encode("utf-8"))
+    except ET.ParseError as exc:
+        raise WebTierError("%s is not well-formed XML (%s); fix or restore it first" % (what, exc))

@@ -1,0 +1,178 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: smtls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: sm_ini
+short_description: Set or remove SSL parameters in Service Manager's sm.ini, touching nothing else
+description:
+  - Changes, adds or removes only the named C(name:value) lines of C(sm.ini); every other
+    line, comment, the order and the line endings stay as they are.
+  - Knows that SM 9.50 and later rewrite C(keystorePass), C(truststorePass) and
+    C(ssl_trustedClientsPwd) as C(*name:<hex>) under C(smmasterkey) when they start. An
+    encrypted line counts as in sync when its keystore (I(password_keystores)) opens with
+    the wanted password; otherwise the wanted password is written back in plain text for SM
+    to encrypt at its next start. C(smmasterkey) is never touched.
+  - Credentials and the master key are masked in the diff and in every message.
+  - Writes atomically, with an optional backup; check mode predicts exactly.
+version_added: "1.0.0"
+author: smtls contributors
+options:
+  path:
+    description: The sm.ini file. It must exist (SM's installer creates it).
+    type: path
+    required: true
+  parameters:
+    description:
+      - Parameters to set (C(name -> value)) or remove (C(name -> null)). Names are matched
+        case-insensitively and written in the spelling given here.
+    type: dict
+    default: {}
+  passwords:
+    description: Password parameters to set (C(name -> value)); never shown.
+    type: dict
+    default: {}
+  password_keystores:
+    description:
+      - For each password parameter, the keystore it opens (C(name -> path)), relative to the
+        directory of I(path). Used to tell whether an encrypted line already holds the wanted
+        password.
+    type: dict
+    default: {}
+  backup:
+    description: Keep a timestamped copy of sm.ini before changing it.
+    type: bool
+    default: false
+notes:
+  - Restart SM after a change; SM reads these parameters at start.
+seealso:
+  - module: sm_keystore
+"""
+
+EXAMPLES = r"""
+- name: sm.ini | trusted clients
+  sm_ini:
+    path: /opt/sm/Server/RUN/sm.ini
+    parameters:
+      ssl: 1
+      sslConnector: 1
+      ssl_reqClientAuth: 2
+      keystoreFile: server.keystore
+      truststoreFile: cacerts
+      ssl_trustedClientsJKS: trustedclients.keystore
+      trustedsignon: null
+    passwords:
+      keystorePass: "{{ sm_server_keystore_password }}"
+      truststorePass: "{{ sm_server_truststore_password }}"
+      ssl_trustedClientsPwd: "{{ sm_server_trustedclients_password }}"
+    password_keystores:
+      keystorePass: server.keystore
+      truststorePass: cacerts
+      ssl_trustedClientsPwd: trustedclients.keystore
+    backup: true
+"""
+
+RETURN = r"""
+actions:
+  description: The line changes, credentials masked.
+  returned: always
+  type: list
+  elements: str
+  sample: ["set ssl_reqClientAuth:2 (was 1)", "add ssl_trustedClientsPwd:********"]
+encrypted:
+  description: Names of the parameters SM has encrypted (C(*name:) lines), before the change.
+  returned: always
+  type: list
+  elements: str
+master_key:
+  description: Whether sm.ini has an C(smmasterkey) line (SM 9.50+ has started on it).
+  returned: always
+  type: bool
+parameters:
+  description: Plain parameters before the change (credentials masked).
+  returned: always
+  type: dict
+backup_file:
+  description: The backup, when one was made.
+  returned: changed and backup
+  type: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_smini as smini
+from ansible.module_utils.smtls_files import FileProblem, read_optional, write_atomic
+
+ARGUMENT_SPEC = dict(
+    path=dict(type="path", required=True),
+    parameters=dict(type="dict", default={}),
+    passwords=dict(type="dict", default={}, no_log=True),
+    password_keystores=dict(type="dict", default={}),
+    backup=dict(type="bool", default=False),
+)
+
+
+def keystore_opens(path, password):
+    data = read_optional(path, "keystore")
+    if data is None:
+        return False
+    try:
+        ks.load(data, password)
+    except ks.KeystoreError:
+        return False
+    return True
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    p = module.params
+    path = p["path"]
+    try:
+        data = read_optional(path, "sm.ini")
+        if data is None:
+            raise FileProblem("%s does not exist: point sm_server_run_dir at the RUN directory "
+                              "of the SM installation" % path)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+        base = os.path.dirname(path)
+        wanted = dict((k, None if v is None else str(v)) for k, v in p["parameters"].items())
+        wanted.update((k, str(v)) for k, v in p["passwords"].items())
+
+        def in_sync(name):
+            target = p["password_keystores"].get(name)
+            if name not in p["passwords"] or not target:
+                return False
+            return keystore_opens(os.path.join(base, target), p["passwords"][name])
+
+        lines = smini.parse(text)
+        values, encrypted = smini.current_values(lines)
+        new_text, actions, changed = smini.plan(text, wanted, p["passwords"].keys(), in_sync)
+    except (smini.SmIniError, FileProblem) as exc:
+        module.fail_json(msg=str(exc))
+    result = dict(changed=changed, actions=actions, encrypted=encrypted,
+                  master_key=any(line.key == smini.MASTER_KEY for line in lines),
+                  parameters=values)
+    if module._diff:
+        result["diff"] = dict(before=smini.masked_text(lines),
+                              after=smini.masked_text(smini.parse(new_text)),
+                              before_header=path, after_header=path)
+    if changed and not module.check_mode:
+        encoding = "utf-8" if data == text.encode("utf-8") else "latin-1"
+        backup_file = write_atomic(module, path, new_text.encode(encoding), backup=p["backup"])
+        if backup_file:
+            result["backup_file"] = backup_file
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: smtls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: sm_webtier_config
+short_description: Set the SM web tier's SSL and sign-on settings in place
+description:
+  - One call for all the web tier files a mode touches, each edited in place - only the
+    settings named change; comments, layout and every other setting stay.
+  - The custom C(webtier.properties) (which wins over C(WEB-INF/webtier.properties) and
+    C(web.xml)) - I(properties) and I(passwords).
+  - C(web.xml) context parameters, where a site keeps them there - I(context_params).
+  - C(application-context.xml) - the C(preAuthenticationFilter) of trusted sign-on, in the 9.60+
+    C(filter-chain) form or the 9.41 C(/**=...) form - I(pre_authentication).
+  - Tomcat's C(server.xml) - C(tomcatAuthentication="false") on the AJP connector -
+    I(tomcat_authentication).
+  - XML results are parsed before they are written; a file that is not well-formed is
+    refused untouched. Writes are atomic with an optional backup; check mode predicts
+    exactly; passwords and the web tier C(masterKey) are masked in diffs.
+version_added: "1.0.0"
+author: smtls contributors
+options:
+  properties_file:
+    description: The custom webtier.properties (created when absent).
+    type: path
+  properties:
+    description: Properties to set (C(key -> value)) or remove (C(key -> null)).
+    type: dict
+    default: {}
+  passwords:
+    description: Password properties (C(keystorePassword)); never shown.
+    type: dict
+    default: {}
+  password_keystores:
+    description:
+      - For each password property, the keystore it opens. Once the web tier has encrypted
+        the value under its C(masterKey), the property counts as in sync when that keystore
+        opens with the wanted password.
+    type: dict
+    default: {}
+  web_xml:
+    description: The webapp's WEB-INF/web.xml.
+    type: path
+  context_params:
+    description: Context parameters to set or remove (C(null)) in I(web_xml).
+    type: dict
+    default: {}
+  application_context:
+    description: WEB-INF/classes/application-context.xml.
+    type: path
+  pre_authentication:
+    description: Whether the C(/**) filter chain has C(preAuthenticationFilter) (trusted sign-on).
+    type: bool
+  server_xml:
+    description: Tomcat's conf/server.xml.
+    type: path
+  tomcat_authentication:
+    description:
+      - C(false) sets C(tomcatAuthentication="false") on every AJP connector (trusted sign-on
+        behind IIS or Apache); C(true) restores Tomcat's default by removing the attribute.
+    type: bool
+  backup:
+    description: Keep a timestamped copy of each file before changing it.
+    type: bool
+    default: false
+notes:
+  - Restart Tomcat after a change.
+seealso:
+  - module: sm_ini
+"""
+
+EXAMPLES = r"""
+- name: Web tier | trusted sign-on settings
+  sm_webtier_config:
+    properties_file: /opt/sm/webtier-customize/config/webtier.properties
+    properties:
+      ssl: "true"
+      serverHost: sm1.example.com
+      serverPort: 13443
+      cacerts: /WEB-INF/cacerts
+      keystore: /WEB-INF/webtier.keystore
+      isCustomAuthenticationUsed: "false"
+    passwords:
+      keystorePassword: "{{ sm_webtier_keystore_password }}"
+    password_keystores:
+      keystorePassword: /var/lib/tomcat10/webapps/webtier-9.61/WEB-INF/webtier.keystore
+    application_context: /var/lib/tomcat10/webapps/webtier-9.61/WEB-INF/classes/application-context.xml
+    pre_authentication: true
+    server_xml: /etc/tomcat10/server.xml
+    tomcat_authentication: false
+    backup: true
+"""
+
+RETURN = r"""
+files:
+  description: Per file, what changed (or would change).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The file.
+      type: str
+    changed:
+      description: Whether it changed.
+      type: bool
+    actions:
+      description: The edits, passwords masked.
+      type: list
+      elements: str
+    backup_file:
+      description: The backup, when one was made.
+      type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_webtier as web
+from ansible.module_utils.smtls_files import FileProblem, read_optional, write_atomic
+
+ARGUMENT_SPEC = dict(
+    properties_file=dict(type="path"),
+    properties=dict(type="dict", default={}),
+    passwords=dict(type="dict", default={}, no_log=True),
+    password_keystores=dict(type="dict", default={}),
+    web_xml=dict(type="path"),
+    context_params=dict(type="dict", default={}),
+    application_context=dict(type="path"),
+    pre_authentication=dict(type="bool"),
+    server_xml=dict(type="path"),
+    tomcat_authentication=dict(type="bool"),
+    backup=dict(type="bool", default=False),
+)
+
+
+def _read_text(path, what, required=True):
+    data = read_optional(path, what)
+    if data is None:
+        if required:
+            raise FileProblem("%s: %s does not exist (check the web tier path variables)" % (what, path))
+        return None
+    return data.decode("utf-8")
+
+
+def _opens(path, password):
+    data = read_optional(path, "keystore") if path else None
+    if data is None:
+        return False
+    try:
+        ks.load(data, password)
+    except ks.KeystoreError:
+        return False
+    return True
+
+
+def plan_files(p):
+    """[(path, old_text, new_text, actions, shown_old, shown_new)] for every file asked for."""
+    plans = []
+    secret_names = set(p["passwords"])
+    if p["properties_file"] and (p["properties"] or p["passwords"]):
+        old = _read_text(p["properties_file"], "webtier.properties", required=False)
+        wanted = dict((k, None if v is None else str(v)) for k, v in p["properties"].items())
+        wanted.update((k, str(v)) for k, v in p["passwords"].items())
+        values = web.properties_values(old or "")
+
+        def in_sync(key, current):
+            # the web tier encrypts keystorePassword under its masterKey once it has run
+            return "masterKey" in values and _opens(p["password_keystores"].get(key),
+                                                   p["passwords"][key])
+
+        new, actions = web.plan_properties(old or "", wanted, secret_names, in_sync)
+        plans.append((p["properties_file"], old, new, actions,
+                      web.masked_properties(old or "", secret_names),
+                      web.masked_properties(new, secret_names)))
+    if p["web_xml"] and p["context_params"]:
+        old = _read_text(p["web_xml"], "web.xml")
+        web.check_xml(old, p["web_xml"])
+        new, actions = web.plan_context_params(old, p["context_params"])
+        plans.append((p["web_xml"], old, new, actions, old, new))
+    if p["application_context"] and p["pre_authentication"] is not None:
+        old = _read_text(p["application_context"], "application-context.xml")
+        web.check_xml(old, p["application_context"])
+        new, actions = web.plan_pre_authentication(old, p["pre_authentication"])
+        plans.append((p["application_context"], old, new, actions, old, new))
+    if p["server_xml"] and p["tomcat_authentication"] is not None:
+        old = _read_text(p["server_xml"], "server.xml")
+        web.check_xml(old, p["server_xml"])
+        new, actions = web.plan_tomcat_authentication(old, p["tomcat_authentication"])
+        plans.append((p["server_xml"], old, new, actions, old, new))
+    for path, _old, new, _actions, _shown_old, _shown_new in plans:
+        if path.endswith(".xml"):
+            web.check_xml(new, path)
+    return plans
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    p = module.params
+    try:
+        plans = plan_files(p)
+    except (web.WebTierError, FileProblem) as exc:
+        module.fail_json(msg=str(exc))
+    files, diffs, changed = [], [], False
+    for path, old, new, actions, shown_old, shown_new in plans:
+        did = old != new
+        entry = dict(path=path, changed=did, actions=actions)
+        if did:
+            changed = True
+            diffs.append(dict(before=shown_old, after=shown_new, before_header=path,
+                              after_header=path))
+            if not module.check_mode:
+                backup_file = write_atomic(module, path, new.encode("utf-8"), backup=p["backup"],
+                                           mode=0o640)
+                if backup_file:
+                    entry["backup_file"] = backup_file
+        files.append(entry)
+    result = dict(changed=changed, files=files)
+    if module._diff:
+        result["diff"] = diffs
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""sm_tls_probe against the SM stand-in (a test double) on loopback, with keystores
+written by our own engine - every reason the probe gives is produced for real."""
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import sm_tls_probe
+from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_x509 as pki
+from conftest import module_result
+
+ROOT = Path(__file__).resolve().parents[2]
+PW = "probe-Pass-1"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory, ca, sample_ca):
+    classes = tmp_path_factory.mktemp("standin-classes")
+    subprocess.run(["javac", "-d", str(classes), str(ROOT / "tests/standin/SmStandIn.java")], check=True)
+    run = tmp_path_factory.mktemp("RUN")
+    key, cert = ca.issue("localhost", ["localhost"], ["127.0.0.1"])
+    listed_key, listed = ca.issue("web1", usage="client")
+    unlisted_key, unlisted = ca.issue("intruder", usage="client")
+
+    def write(name, *entries):
+        (run / name).write_bytes(ks.dump(ks.Keystore("jks", list(entries)), PW))
+
+    write("server.keystore", ks.KeyEntry("smserver", [cert, ca.cert], key=key))
+    write("cacerts", ks.CertEntry("smtls-ca", ca.cert))
+    write("trustedclients.keystore", ks.CertEntry("web1", listed))
+    write("listed.keystore", ks.KeyEntry("c", [listed, ca.cert], key=listed_key))
+    write("unlisted.keystore", ks.KeyEntry("c", [unlisted, ca.cert], key=unlisted_key))
+    write("sample-trust", ks.CertEntry("sample", sample_ca.cert))
+    http, https = free_port(), free_port()
+    (run / "sm.ini").write_text(
+        "ssl:1\nsslConnector:1\nssl_reqClientAuth:2\nkeystoreFile:server.keystore\n"
+        "keystorePass:%s\ntruststoreFile:cacerts\ntruststorePass:%s\n"
+        "ssl_trustedClientsJKS:trustedclients.keystore\nssl_trustedClientsPwd:%s\n" % (PW, PW, PW))
+    proc = subprocess.Popen(["java", "-cp", str(classes), "SmStandIn", str(run), "-bind:127.0.0.1",
+                             "-httpPort:%d" % http, "-httpsPort:%d" % https],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if "listening" in line:
+            break
+    else:
+        proc.kill()
+        pytest.fail("the stand-in did not start")
+    yield {"run": run, "http": http, "https": https, "cert": cert}
+    proc.terminate()
+    proc.wait(10)
+
+
+def args(standin, client="listed.keystore", trust="cacerts", **extra):
+    a = dict(host="127.0.0.1", port=standin["https"],
+             truststore=dict(path=str(standin["run"] / trust), password=PW))
+    if client:
+        a["keystore"] = dict(path=str(standin["run"] / client), password=PW)
+    a.update(extra)
+    return a
+
+
+def test_listed_client_handshakes_and_sees_the_server_certificate(standin):
+    result = module_result(sm_tls_probe, args(standin))
+    assert result["ok"] and result["client_certificate_accepted"] and result["http_status"] == 200
+    assert result["peer"]["sha256"] == pki.sha256_hex(standin["cert"])
+    assert result["protocol"].startswith("TLSv1.")
+    assert "client=CN=web1" in result["body"]
+
+
+REFUSALS = [
+    ("unlisted client signed by our CA", dict(client="unlisted.keystore"), "certificate_refused"),
+    ("no client certificate", dict(client=None), "certificate_refused"),
+    ("truststore without our CA", dict(trust="sample-trust"), "untrusted_ca"),
+    ("wrong name", dict(server_name="sm9.example.com"), "name_mismatch"),
+]
+
+
+@pytest.mark.parametrize("label,change,reason", REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_refusals_are_explained(standin, label, change, reason):
+    result = module_result(sm_tls_probe, args(standin, **change))
+    assert result.get("failed") and result["reason"] == reason, result
+    assert "127.0.0.1:%d" % standin["https"] in result["msg"]
+    expected = module_result(sm_tls_probe, args(standin, expect="failure", expect_reasons=[reason],
+                                                **change))
+    assert not expected.get("failed") and expected["reason"] == reason
+
+
+def test_nothing_listening_and_plain_http(standin):
+    closed = module_result(sm_tls_probe, dict(args(standin), port=free_port(), timeout=2))
+    assert closed["reason"] == "nothing_listening"
+    # an HTTP listener waits for a request line that a ClientHello never completes
+    plain = module_result(sm_tls_probe, dict(args(standin), port=standin["http"], timeout=3))
+    assert plain["reason"] in ("not_tls", "timeout") and not plain["ok"]
+
+
+def test_expected_failure_that_succeeds_is_a_failure(standin):
+    result = module_result(sm_tls_probe, args(standin, expect="failure"))
+    assert result["failed"] and "expected to fail" in result["msg"]
+
+
+def test_wait_retries_until_the_deadline(standin):
+    start = time.time()
+    result = module_result(sm_tls_probe, dict(args(standin), port=free_port(), wait=2, timeout=1))
+    assert result["reason"] == "nothing_listening" and time.time() - start >= 2

@@ -1,0 +1,119 @@
+"""Web tier settings edited in place."""
+
+import pytest
+
+from ansible.module_utils import smtls_webtier as web
+
+PROPS = ("# custom settings\n"
+         "viewrecordlist=true\n"
+         "serverHost = old.example.com\n"
+         "long.value=first \\\n"
+         "    second\n"
+         "cacerts:/WEB-INF/cacerts\n")
+
+
+def test_properties_set_add_remove_keep_the_rest():
+    new, actions = web.plan_properties(PROPS, {"serverHost": "sm1.example.com", "ssl": "true",
+                                               "cacerts": None, "long.value": "first second"})
+    assert new == ("# custom settings\n"
+                   "viewrecordlist=true\n"
+                   "serverHost=sm1.example.com\n"
+                   "long.value=first \\\n"
+                   "    second\n"
+                   "ssl=true\n")
+    assert len(actions) == 3
+    again, more = web.plan_properties(new, {"serverHost": "sm1.example.com", "ssl": "true",
+                                            "cacerts": None})
+    assert again == new and more == []
+
+
+def test_properties_escape_windows_paths_and_round_trip():
+    new, _ = web.plan_properties("", {"keystore": "C:\\SM\\web tier.keystore", "name": " lead"})
+    assert "keystore=C\\:" not in new and "keystore=C:\\\\SM\\\\web tier.keystore" in new
+    assert web.properties_values(new) == {"keystore": "C:\\SM\\web tier.keystore", "name": " lead"}
+
+
+def test_password_masked_and_encrypted_value_in_sync():
+    text = "masterKey=abc123\nkeystorePassword=ENCRYPTEDVALUE\n"
+    new, actions = web.plan_properties(text, {"keystorePassword": "wanted"}, {"keystorePassword"},
+                                       in_sync=lambda key, current: True)
+    assert new == text and actions == []
+    new, actions = web.plan_properties(text, {"keystorePassword": "wanted"}, {"keystorePassword"})
+    assert "keystorePassword=wanted" in new and "wanted" not in " ".join(actions)
+    shown = web.masked_properties(new, {"keystorePassword"})
+    assert "wanted" not in shown and "abc123" not in shown
+
+
+WEB_XML = """<?xml version="1.0"?>
+<web-app>
+  <context-param>
+    <param-name>serverHost</param-name>
+    <param-value>localhost</param-value>
+  </context-param>
+  <!-- keep me -->
+  <context-param>
+    <param-name>ssl</param-name>
+    <param-value>false</param-value>
+  </context-param>
+</web-app>
+"""
+
+
+def test_context_params_in_place():
+    new, actions = web.plan_context_params(WEB_XML, {"ssl": "true", "serverPort": "13443",
+                                                     "serverHost": None})
+    web.check_xml(new, "web.xml")
+    assert "<param-value>true</param-value>" in new and "<!-- keep me -->" in new
+    assert "serverHost" not in new and "<param-name>serverPort</param-name>" in new
+    assert len(actions) == 3
+    assert web.plan_context_params(new, {"ssl": "true", "serverPort": "13443"}) == (new, [])
+
+
+@pytest.mark.parametrize("chain", [
+    '<sec:filter-chain pattern="/**" filters="securityContextPersistenceFilter,anonymousAuthFilter"/>',
+    '<sec:filter-chain filters="securityContextPersistenceFilter,anonymousAuthFilter" pattern="/**"/>',
+    "<value>/**=securityContextPersistenceFilter,anonymousAuthFilter</value>",
+])
+def test_pre_authentication_filter_both_release_forms(chain):
+    text = '<beans xmlns:sec="urn:x">%s</beans>' % chain
+    on, actions = web.plan_pre_authentication(text, True)
+    assert "securityContextPersistenceFilter,preAuthenticationFilter,anonymousAuthFilter" in on
+    web.check_xml(on, "application-context.xml")
+    assert web.plan_pre_authentication(on, True) == (on, [])
+    off, actions = web.plan_pre_authentication(on, False)
+    assert off == text and actions
+
+
+def test_missing_filter_chain_is_an_error():
+    with pytest.raises(web.WebTierError, match="no filter chain"):
+        web.plan_pre_authentication("<beans/>", True)
+
+
+SERVER_XML = """<Server>
+  <Service name="Catalina">
+    <Connector port="8080" protocol="HTTP/1.1"/>
+    <Connector port="8009" protocol="AJP/1.3" redirectPort="8443" />
+  </Service>
+</Server>
+"""
+
+
+def test_tomcat_authentication_on_the_ajp_connector_only():
+    new, actions = web.plan_tomcat_authentication(SERVER_XML, False)
+    assert '<Connector port="8009" protocol="AJP/1.3" redirectPort="8443" tomcatAuthentication="false"/>' in new
+    assert '<Connector port="8080" protocol="HTTP/1.1"/>' in new
+    assert web.plan_tomcat_authentication(new, False) == (new, [])
+    back, _ = web.plan_tomcat_authentication(new, True)
+    assert 'tomcatAuthentication' not in back
+    web.check_xml(back, "server.xml")
+
+
+def test_no_ajp_connector_is_an_error_for_tso():
+    with pytest.raises(web.WebTierError, match="no AJP connector"):
+        web.plan_tomcat_authentication("<Server/>", False)
+    assert web.plan_tomcat_authentication("<Server/>", True) == ("<Server/>", [])
+
+
+def test_broken_xml_is_refused():
+    with pytest.raises(web.WebTierError, match="not well-formed"):
+        web.check_xml("<web-app><context-param></web-app>", "web.xml")
