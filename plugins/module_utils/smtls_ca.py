@@ -63,8 +63,32 @@ def load_or_create(directory, passphrase, create=True, common_name="smtls intern
     return CertificateAuthority(cert, key, created=True), pki.key_pem(key, passphrase)
 
 
+class HeldKey:
+    """A key kept on the controller (encrypted with the CA passphrase) and its chain file."""
+
+    def __init__(self, key_path, cert_path, passphrase):
+        self.key_path = key_path
+        self.cert_path = cert_path or os.path.splitext(key_path)[0] + ".crt"
+        self.created = False
+        self.key_pem = None
+        if os.path.exists(key_path):
+            if not passphrase:
+                raise pki.PkiError("%s is encrypted with the CA passphrase: set it" % key_path)
+            self.key = pki.parse_pem_key(pki.read_file(key_path, "held key"), passphrase, key_path)
+        else:
+            if not passphrase or len(passphrase) < 8:
+                raise pki.PkiError("a new controller-held key needs the CA passphrase (8+ chars)")
+            self.key = pki.generate_key("rsa", 2048)
+            self.key_pem = pki.key_pem(self.key, passphrase)
+            self.created = True
+        self.chain = []
+        if os.path.exists(self.cert_path):
+            self.chain = pki.order_chain(pki.parse_pem_certs(
+                pki.read_file(self.cert_path, "certificate"), self.cert_path))
+
+
 def decide_and_issue(ca, current_chain, csr_pem, common, dns, ips, renew_days, valid_days,
-                     usage, force=False, accepted_cas=None):
+                     usage, force=False, accepted_cas=None, key=None):
     """Return a dict: action (keep | issue | issued), reason, chain (list of certs).
 
     keep   - the current chain stays;
@@ -75,11 +99,14 @@ def decide_and_issue(ca, current_chain, csr_pem, common, dns, ips, renew_days, v
     if force:
         issue, reason = True, "forced"
     else:
-        issue, reason = pki.decide(current_chain, dns, ips, cas, renew_days)
+        issue, reason = pki.decide(current_chain, dns, ips, cas, renew_days, key=key)
     if not issue:
         return {"action": "keep", "reason": reason, "chain": current_chain}
-    if not csr_pem or not ca.can_sign:
+    if key is not None and ca.can_sign:
+        public = key.public_key()
+    elif not csr_pem or not ca.can_sign:
         return {"action": "issue", "reason": reason, "chain": []}
-    csr = pki.parse_csr(csr_pem, "CSR for %s" % common)
-    leaf = pki.sign(ca.key, ca.cert, csr.public_key(), common, dns, ips, valid_days, usage)
+    else:
+        public = pki.parse_csr(csr_pem, "CSR for %s" % common).public_key()
+    leaf = pki.sign(ca.key, ca.cert, public, common, dns, ips, valid_days, usage)
     return {"action": "issued", "reason": reason, "chain": [leaf, ca.cert]}

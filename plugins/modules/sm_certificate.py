@@ -96,6 +96,16 @@ options:
   certificate_import_dir:
     description: Corporate CA - read the signed certificate from C(<common_name>.crt) here.
     type: path
+  key_file:
+    description:
+      - A key held on the controller instead of a host - for a certificate several hosts
+        share (the web tier's) or a host that runs no Python (Windows clients). Generated when
+        absent, encrypted with I(ca_passphrase). The certificate is kept in
+        I(certificate_file) and decided on from there; no CSR is needed.
+    type: path
+  certificate_file:
+    description: Where the chain for I(key_file) is kept. Defaults to I(key_file) with C(.crt).
+    type: path
 notes:
   - Check mode makes the same decision and signs in memory, without writing the CA or CSR files.
 seealso:
@@ -165,6 +175,14 @@ csr_file:
   description: Where the CSR was exported for a corporate CA.
   returned: when exported
   type: str
+key_file:
+  description: The controller-held key (never its content).
+  returned: when key_file is given
+  type: str
+certificate_file:
+  description: Where the chain of the controller-held key is kept.
+  returned: when key_file is given
+  type: str
 """
 
 import os
@@ -194,6 +212,8 @@ ARGUMENT_SPEC = dict(
     force=dict(type="bool", default=False),
     csr_export_dir=dict(type="path"),
     certificate_import_dir=dict(type="path"),
+    key_file=dict(type="path"),
+    certificate_file=dict(type="path"),
 )
 
 
@@ -226,6 +246,11 @@ def main():
         if p["current_chain"].strip():
             current = pki.order_chain(pki.parse_pem_certs(
                 p["current_chain"], "current chain of %s" % p["common_name"]))
+        held = None
+        if p["key_file"]:
+            held = authority.HeldKey(p["key_file"], p["certificate_file"], p["ca_passphrase"])
+            changed = held.created or changed
+            current = held.chain
         accepted = [pki.parse_pem_certs(pem, "accepted CA")[0] for pem in p["accepted_ca_certs"]]
         imported = None
         if p["certificate_import_dir"] and not ca.can_sign:
@@ -235,7 +260,8 @@ def main():
                 imported = pki.order_chain(pki.parse_pem_certs(data, path))
         outcome = authority.decide_and_issue(
             ca, current, p["csr"], p["common_name"], p["dns"], p["ips"], p["renew_days"],
-            p["valid_days"], p["usage"], p["force"], accepted)
+            p["valid_days"], p["usage"], p["force"], accepted,
+            key=held.key if held else None)
         result.update(action=outcome["action"], reason=outcome["reason"],
                       reason_text=pki.REASONS.get(outcome["reason"], outcome["reason"]))
         chain = outcome["chain"]
@@ -256,6 +282,17 @@ def main():
                     write_atomic(module, path, p["csr"].encode("ascii"), mode=0o644)
         if result["action"] == "issued":
             changed = True
+        if held:
+            result["key_file"] = held.key_path
+            result["certificate_file"] = held.cert_path
+            if not module.check_mode:
+                if not os.path.isdir(os.path.dirname(held.key_path)):
+                    os.makedirs(os.path.dirname(held.key_path), 0o700)
+                if held.created:
+                    write_atomic(module, held.key_path, held.key_pem.encode("ascii"))
+                if result["action"] == "issued":
+                    write_atomic(module, held.cert_path, pki.chain_pem(chain).encode("ascii"),
+                                 mode=0o644)
         result["chain"] = pki.chain_pem(chain)
         if chain:
             result["sha256"] = pki.sha256_hex(chain[0])

@@ -252,3 +252,22 @@ def test_truststores_in_one_call_all_checked_before_any_write(tmp_path, ca, samp
     assert not (tmp_path / "absent").exists()
     again = module_result(sm_truststore, args)
     assert not again["changed"]
+
+
+def test_controller_held_key_for_a_shared_certificate(tmp_path):
+    base = dict(ca_dir=str(tmp_path / "ca"), ca_passphrase="ca-Passphrase-1", common_name="webtier",
+                usage="client", key_file=str(tmp_path / "ca/clients/webtier.key"))
+    checked = module_result(sm_certificate, base, check_mode=True)
+    assert checked["changed"] and checked["action"] == "issued" and checked["chain"]
+    assert not (tmp_path / "ca").exists()
+    first = module_result(sm_certificate, base)
+    assert first["action"] == "issued" and first["reason"] == "missing"
+    key_pem = (tmp_path / "ca/clients/webtier.key").read_text()
+    assert "ENCRYPTED" in key_pem
+    assert oct(os.stat(tmp_path / "ca/clients/webtier.key").st_mode & 0o777) == "0o600"
+    assert key_pem not in repr(first)
+    second = module_result(sm_certificate, base)
+    assert (second["action"], second["changed"], second["sha256"]) == ("keep", False, first["sha256"])
+    key = pki.parse_pem_key(key_pem, "ca-Passphrase-1", "k")
+    leaf = pki.parse_pem_certs(second["chain"], "c")[0]
+    assert pki.key_matches(leaf, key)

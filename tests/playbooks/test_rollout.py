@@ -21,7 +21,7 @@ from ansible.module_utils import smtls_x509 as pki
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = ["demo-ca-passphrase", "demo-Server-ks1", "demo-Trust-ks1", "demo-Web-ks1",
-           "demo-WebTrust-1"]
+           "demo-WebTrust-1", "demo-Clients-1"]
 
 
 def playbook(fleet, name, *args):
@@ -29,7 +29,8 @@ def playbook(fleet, name, *args):
                ANSIBLE_FORCE_COLOR="0")
     command = [str(Path(sys.executable).parent / "ansible-playbook"),
                "-i", str(ROOT / "inventories/demo"), str(ROOT / "playbooks" / name),
-               "-e", "smtls_demo_dir=%s" % fleet, *args]
+               "-e", "smtls_demo_dir=%s" % fleet, "-e", "smtls_demo_http_base=23080",
+               "-e", "smtls_demo_https_base=23443", *args]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     return proc.stdout
@@ -58,8 +59,13 @@ def tree_digest(root):
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     root = tmp_path_factory.mktemp("fleet")
-    playbook(root, "demo_fleet.yml")
-    return root
+    try:
+        playbook(root, "demo_fleet.yml")
+        yield root
+    finally:  # the demo's SM servers are stand-in processes: stop them
+        for run in root.glob("*/ServiceManager9.61/Server/RUN"):
+            subprocess.run(["bash", str(ROOT / "tests/standin/standin-ctl"), "stop", str(run), "-"],
+                           check=False)
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +143,18 @@ def test_verbose_output_holds_no_secret(rollout, fleet):
     encoded = base64.b64encode(der).decode()
     for start in range(0, len(encoded) - 48, 200):
         assert encoded[start:start + 48] not in text, "private key material leaked"
+
+
+NON_SSL = ["# Service Manager server initialization file (sample installation - TEST DOUBLE)",
+           "# Database", "sqldb:smdb", "sql_database_type:postgresql", "*sqllogin:", "sqllimit:100",
+           "# Ports", "httpPort:", "httpsPort:", "# Logging", "log:../logs/sm.log", "# Sessions",
+           "sessiontimeout:1800", "heartbeatinterval:60"]
+
+
+def test_sm_ini_keeps_every_non_ssl_line_in_order(rollout, fleet):
+    for ini in Path(fleet).glob("sm*.demo.invalid/**/RUN/sm.ini"):
+        lines = ini.read_text().splitlines()
+        positions = [next(i for i, line in enumerate(lines) if line.startswith(expected))
+                     for expected in NON_SSL]
+        assert positions == sorted(positions), ini
+        assert lines[0].startswith("smmasterkey:")  # written by the stand-in, kept by smtls

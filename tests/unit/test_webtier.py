@@ -100,7 +100,8 @@ SERVER_XML = """<Server>
 
 def test_tomcat_authentication_on_the_ajp_connector_only():
     new, actions = web.plan_tomcat_authentication(SERVER_XML, False)
-    assert '<Connector port="8009" protocol="AJP/1.3" redirectPort="8443" tomcatAuthentication="false"/>' in new
+    assert ('<Connector port="8009" protocol="AJP/1.3" redirectPort="8443" '
+            'tomcatAuthentication="false"/>') in new
     assert '<Connector port="8080" protocol="HTTP/1.1"/>' in new
     assert web.plan_tomcat_authentication(new, False) == (new, [])
     back, _ = web.plan_tomcat_authentication(new, True)
