@@ -29,6 +29,8 @@ demo: venv
 	ansible-playbook playbooks/site.yml
 
 demo-reset:
+	for run in .demo/*/ServiceManager9.61/Server/RUN; do \
+	  [ -d "$$run" ] && bash tests/standin/standin-ctl stop "$$run" - || true; done
 	rm -rf .demo
 
 ## test: everything CI runs
@@ -40,13 +42,14 @@ test-lint: venv-test
 	ruff check plugins tests bench
 
 test-python: venv-test
+	.ci/host-deps.sh
 	pytest -q tests/unit tests/interop tests/modules tests/standin
 
 test-playbooks: venv-test
 	pytest -q tests/playbooks
 
 test-molecule: venv-test
-	@if [ -x .ci/molecule.sh ]; then .ci/molecule.sh; else echo "molecule: no scenarios yet"; fi
+	.ci/molecule.sh
 
 ## bench: keystore operations, smtls engine vs one keytool JVM per operation
 bench: bench-keystore

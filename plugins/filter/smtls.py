@@ -24,6 +24,23 @@ def smtls_truststores_in(items, base):
     return [dict(item, path=smtls_in_dir(item["path"], base)) for item in items or []]
 
 
+def smtls_written(results):
+    """[{path, backup}] of the files the given registered results wrote.
+
+    Understands sm_ini and sm_keystore (one file), sm_truststore (truststores) and
+    sm_webtier_config (files); skipped and unchanged results contribute nothing.
+    """
+    written = []
+    for result in results or []:
+        if not isinstance(result, dict) or result.get("skipped") or not result.get("changed"):
+            continue
+        for item in result.get("truststores") or result.get("files") or [result]:
+            if item.get("changed") and item.get("path"):
+                written.append({"path": item["path"], "backup": item.get("backup_file") or ""})
+    return written
+
+
 class FilterModule(object):
     def filters(self):
-        return {"smtls_in_dir": smtls_in_dir, "smtls_truststores_in": smtls_truststores_in}
+        return {"smtls_in_dir": smtls_in_dir, "smtls_truststores_in": smtls_truststores_in,
+                "smtls_written": smtls_written}

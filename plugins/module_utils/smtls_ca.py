@@ -21,9 +21,10 @@ CA_KEY = "ca.key"
 
 
 class CertificateAuthority:
-    def __init__(self, cert, key=None, created=False, extra_certs=None):
+    def __init__(self, cert, key=None, created=False, extra_certs=None, locked_key=None):
         self.cert = cert
         self.key = key
+        self.locked_key = locked_key  # an internal CA's key we were not given the passphrase for
         self.created = created
         self.extra_certs = list(extra_certs or [])  # e.g. the old CA during a rotation
 
@@ -45,14 +46,12 @@ def load_or_create(directory, passphrase, create=True, common_name="smtls intern
         cert = pki.parse_pem_certs(pki.read_file(cert_path, "CA certificate"),
                                    "CA certificate %s" % cert_path)[0]
         key = None
-        if os.path.exists(key_path):
-            if not passphrase:
-                raise pki.PkiError("CA key %s is encrypted: set the CA passphrase "
-                                   "(smtls_ca_passphrase)" % key_path)
+        has_key = os.path.exists(key_path)
+        if has_key and passphrase:  # without the passphrase the CA can be read, not used
             key = pki.parse_pem_key(pki.read_file(key_path, "CA key"), passphrase,
                                     "CA key %s" % key_path)
         pki.check_ca(cert, key)
-        return CertificateAuthority(cert, key), None
+        return CertificateAuthority(cert, key, locked_key=key_path if has_key and not key else None), None
     if not create:
         raise pki.PkiError("no CA certificate at %s: create the CA (ca_create) or put the "
                            "corporate CA's certificate there" % cert_path)
@@ -102,6 +101,9 @@ def decide_and_issue(ca, current_chain, csr_pem, common, dns, ips, renew_days, v
         issue, reason = pki.decide(current_chain, dns, ips, cas, renew_days, key=key)
     if not issue:
         return {"action": "keep", "reason": reason, "chain": current_chain}
+    if ca.locked_key and (csr_pem or key is not None):
+        raise pki.PkiError("%s needs a new certificate (%s) but the CA key %s is encrypted: set "
+                           "the CA passphrase (smtls_ca_passphrase)" % (common, reason, ca.locked_key))
     if key is not None and ca.can_sign:
         public = key.public_key()
     elif not csr_pem or not ca.can_sign:

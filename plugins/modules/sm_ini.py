@@ -102,6 +102,10 @@ backup_file:
   description: The backup, when one was made.
   returned: changed and backup
   type: str
+path:
+  description: The sm.ini file.
+  returned: always
+  type: str
 """
 
 import os
@@ -159,7 +163,7 @@ def main():
         new_text, actions, changed = smini.plan(text, wanted, p["passwords"].keys(), in_sync)
     except (smini.SmIniError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
-    result = dict(changed=changed, actions=actions, encrypted=encrypted,
+    result = dict(changed=changed, actions=actions, encrypted=encrypted, path=path,
                   master_key=any(line.key == smini.MASTER_KEY for line in lines),
                   parameters=values)
     if module._diff:

@@ -250,6 +250,10 @@ backup_file:
   description: The backup, when one was made.
   returned: changed and backup
   type: str
+path:
+  description: The keystore file.
+  returned: always
+  type: str
 """
 
 import os
@@ -358,7 +362,8 @@ def main():
         pending_data = read_optional(pending_path, "pending key") if params["key_alias"] else None
         plan = state.plan(data, build_spec(params, path), pending_data)
         result = dict(changed=plan.write, actions=plan.actions, key_created=plan.key_created,
-                      store_type=plan.keystore.store_type, aliases=plan.keystore.aliases())
+                      store_type=plan.keystore.store_type, aliases=plan.keystore.aliases(),
+                      path=path)
         new_pending = plan.pending_key is not None and pending_data is None
         if new_pending:
             result["changed"] = True

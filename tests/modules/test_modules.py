@@ -271,3 +271,14 @@ def test_controller_held_key_for_a_shared_certificate(tmp_path):
     key = pki.parse_pem_key(key_pem, "ca-Passphrase-1", "k")
     leaf = pki.parse_pem_certs(second["chain"], "c")[0]
     assert pki.key_matches(leaf, key)
+
+
+def test_ca_without_passphrase_reads_but_will_not_sign(tmp_path):
+    base = dict(ca_dir=str(tmp_path / "ca"), ca_passphrase="ca-Passphrase-1")
+    module_result(sm_certificate, base)
+    read = module_result(sm_certificate, dict(ca_dir=str(tmp_path / "ca"), ca_create=False))
+    assert not read.get("failed") and read["ca_sha256"]
+    csr = pki.csr_pem(pki.make_csr(pki.generate_key(), "h", ["h"]))
+    refused = module_result(sm_certificate, dict(ca_dir=str(tmp_path / "ca"), ca_create=False,
+                                                 common_name="h", dns=["h"], csr=csr))
+    assert refused["failed"] and "set the CA passphrase" in refused["msg"]

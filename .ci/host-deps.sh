@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the machine packages the tests need when they are missing (Debian 12, as root):
+# a JDK (keytool, javac) for the interop tests, and podman + mmdebstrap for the Molecule hosts.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=()
+for tool in java javac keytool; do
+  command -v "$tool" >/dev/null || { packages+=(openjdk-17-jdk-headless); break; }
+done
+for tool in podman runc mmdebstrap unshare; do
+  command -v "$tool" >/dev/null || {
+    packages+=(podman runc netavark aardvark-dns iptables mmdebstrap debootstrap uidmap util-linux)
+    break
+  }
+done
+[ ${#packages[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "missing packages: ${packages[*]} - install them (apt-get install ...) or run as root" >&2
+  exit 1
+fi
+apt-get update -qq
+apt-get install -y -qq -o=Dpkg::Use-Pty=0 "${packages[@]}"

@@ -1,0 +1,157 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: smtls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: sm_pending_restart
+short_description: Remember on the host that a restart is due, and how to roll back
+description:
+  - A small JSON file on the host records that files a service reads have changed and where
+    each one's backup is (the state before the first change). It survives an interrupted run,
+    so the next run still restarts the service, and still knows how to roll back.
+  - C(present) adds files to the record (the first backup of a file wins) and reports
+    C(pending). C(absent) clears it after a restart proved the host. C(rollback) puts every
+    recorded file back from its backup (a file that did not exist before is removed) and
+    clears the record.
+version_added: "1.0.0"
+author: smtls contributors
+options:
+  path:
+    description: The record file.
+    type: path
+    required: true
+  files:
+    description: Changed files, each with its backup (none when the file was created).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The changed file.
+        type: path
+        required: true
+      backup:
+        description: Its backup; empty when the file did not exist before.
+        type: path
+  state:
+    description: C(present), C(absent) or C(rollback).
+    type: str
+    choices: [present, absent, rollback]
+    default: present
+notes:
+  - Check mode predicts without writing.
+seealso:
+  - module: sm_tls_probe
+"""
+
+EXAMPLES = r"""
+- name: Apply | record what changed
+  sm_pending_restart:
+    path: /opt/sm/Server/RUN/.smtls-restart-pending
+    files: "{{ written_files }}"
+  register: pending
+
+- name: Apply | roll back after a failed probe
+  sm_pending_restart:
+    path: /opt/sm/Server/RUN/.smtls-restart-pending
+    state: rollback
+"""
+
+RETURN = r"""
+pending:
+  description: Whether a restart is due (after this call, for C(present)).
+  returned: always
+  type: bool
+files:
+  description: The recorded files and backups.
+  returned: always
+  type: list
+  elements: dict
+restored:
+  description: With C(rollback), what was put back (C(restored)) or removed (C(removed)).
+  returned: with rollback
+  type: list
+  elements: str
+"""
+
+import json
+import os
+import shutil
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.smtls_files import FileProblem, read_optional, write_atomic
+
+ARGUMENT_SPEC = dict(
+    path=dict(type="path", required=True),
+    files=dict(type="list", elements="dict", default=[], options=dict(
+        path=dict(type="path", required=True),
+        backup=dict(type="path"),
+    )),
+    state=dict(type="str", choices=["present", "absent", "rollback"], default="present"),
+)
+
+
+def load(path):
+    data = read_optional(path, "restart record")
+    if data is None:
+        return None
+    try:
+        record = json.loads(data.decode("utf-8"))
+        return [dict(path=f["path"], backup=f.get("backup")) for f in record["files"]]
+    except (ValueError, KeyError, TypeError):
+        raise FileProblem("%s is not a smtls restart record; remove it and run again" % path)
+
+
+def restore(module, files):
+    done = []
+    for item in files:
+        if item["backup"]:
+            if not os.path.exists(item["backup"]):
+                raise FileProblem("backup %s of %s is missing: restore it by hand"
+                                  % (item["backup"], item["path"]))
+            with open(item["backup"], "rb") as handle:
+                write_atomic(module, item["path"], handle.read())
+            shutil.copystat(item["backup"], item["path"])
+            done.append("restored %s from %s" % (item["path"], item["backup"]))
+        elif os.path.exists(item["path"]):
+            os.unlink(item["path"])
+            done.append("removed %s (it did not exist before)" % item["path"])
+    return done
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    p = module.params
+    try:
+        recorded = load(p["path"])
+        files = list(recorded or [])
+        if p["state"] == "present":
+            known = {f["path"] for f in files}
+            for item in p["files"]:
+                if item["path"] not in known:  # the oldest backup is the state to return to
+                    files.append(dict(path=item["path"], backup=item["backup"] or None))
+                    known.add(item["path"])
+            changed = files != (recorded or []) and bool(files)
+            if changed and not module.check_mode:
+                write_atomic(module, p["path"], json.dumps({"files": files}, indent=1).encode("utf-8"))
+            module.exit_json(changed=changed, pending=bool(files), files=files)
+        if p["state"] == "absent":
+            if recorded is not None and not module.check_mode:
+                os.unlink(p["path"])
+            module.exit_json(changed=recorded is not None, pending=False, files=files)
+        restored = [] if module.check_mode else restore(module, files)
+        if recorded is not None and not module.check_mode:
+            os.unlink(p["path"])
+        module.exit_json(changed=bool(files), pending=False, files=files, restored=restored)
+    except (FileProblem, IOError, OSError) as exc:
+        module.fail_json(msg=str(exc))
+
+
+if __name__ == "__main__":
+    main()
