@@ -226,6 +226,12 @@ def plan(data, spec, pending_data=None):
     else:
         result.write = (before_state != _state(keystore) or current_password != target_password
                         or converted)
+    if key_spec and key_spec.get("csr_key") == "new" and not key_spec.get("chain"):
+        # a request for a pending key leaves the keystore as it is: the password change and
+        # everything else happen when the signed chain is installed (with a backup)
+        result.write = False
+        result.password = current_password
+        result.actions = [a for a in result.actions if a.startswith("generate")]
     if not result.write:
         result.actions = [a for a in result.actions if not a.startswith("create ")]
     return result

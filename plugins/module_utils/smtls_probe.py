@@ -28,6 +28,7 @@ from ansible.module_utils import smtls_x509 as pki
 REASONS = {
     "ok": "handshake and request succeeded",
     "nothing_listening": "nothing listens on that port (service down or SSL connector off)",
+    "unknown_host": "the host name does not resolve",
     "timeout": "no answer in time",
     "untrusted_ca": "the server's certificate is not from a CA in the truststore",
     "name_mismatch": "the server's certificate does not carry the name connected to",
@@ -63,6 +64,8 @@ def _classify(exc):
         return "untrusted_ca"
     if isinstance(exc, ConnectionRefusedError):
         return "nothing_listening"
+    if isinstance(exc, socket.gaierror):
+        return "unknown_host"
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return "timeout"
     if isinstance(exc, ssl.SSLError):
@@ -103,14 +106,18 @@ def _context(material, verify_hostname, workdir):
 
 
 def probe(host, port, material, server_name=None, verify_hostname=True, timeout=10.0,
-          wait=0.0, path="/"):
-    """Returns a dict: ok, reason, reason_text, message, protocol, cipher, peer, http_status."""
+          wait=0.0, path="/", plain=False):
+    """Returns a dict: ok, reason, reason_text, message, protocol, cipher, peer, http_status.
+
+    plain: an HTTP request without TLS (a server in the mode without SSL).
+    """
     result = {"ok": False, "host": host, "port": port, "protocol": None, "cipher": None,
-              "peer": None, "http_status": None, "client_certificate": material.client_key is not None}
+              "peer": None, "http_status": None,
+              "client_certificate": material is not None and material.client_key is not None}
     workdir = tempfile.mkdtemp(prefix="smtls-probe-")
     deadline = time.time() + max(wait, 0)
     try:
-        context = _context(material, verify_hostname, workdir)
+        context = None if plain else _context(material, verify_hostname, workdir)
         while True:
             try:
                 _exchange(context, host, port, server_name or host, timeout, path, result)
@@ -130,24 +137,31 @@ def probe(host, port, material, server_name=None, verify_hostname=True, timeout=
 
 def _exchange(context, host, port, server_name, timeout, path, result):
     with socket.create_connection((host, port), timeout=timeout) as raw:
+        if context is None:
+            _request(raw, path, server_name, result)
+            return
         with context.wrap_socket(raw, server_hostname=server_name) as tls:
             der = tls.getpeercert(binary_form=True)
             if der:
                 result["peer"] = pki.describe(x509.load_der_x509_certificate(der))
             result["protocol"] = tls.version()
             result["cipher"] = tls.cipher()[0] if tls.cipher() else None
-            request = "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: smtls-probe\r\n\r\n" % (path, server_name)
-            tls.sendall(request.encode("ascii"))
-            response = b""
-            while len(response) < 65536:
-                chunk = tls.recv(4096)
-                if not chunk:
-                    break
-                response += chunk
-            status_line = response.split(b"\r\n", 1)[0].decode("latin-1")
-            parts = status_line.split()
-            if len(parts) < 2 or not parts[1].isdigit():
-                raise ssl.SSLError("no HTTP response after the handshake (%r)" % status_line[:60])
-            result["http_status"] = int(parts[1])
-            result["body"] = response.split(b"\r\n\r\n", 1)[-1][:2048].decode("utf-8", "replace")
+            _request(tls, path, server_name, result)
+
+
+def _request(channel, path, server_name, result):
+    request = "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: smtls-probe\r\n\r\n" % (path, server_name)
+    channel.sendall(request.encode("ascii"))
+    response = b""
+    while len(response) < 65536:
+        chunk = channel.recv(4096)
+        if not chunk:
+            break
+        response += chunk
+    status_line = response.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = status_line.split()
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise ssl.SSLError("no HTTP response (%r)" % status_line[:60])
+    result["http_status"] = int(parts[1])
+    result["body"] = response.split(b"\r\n\r\n", 1)[-1][:2048].decode("utf-8", "replace")
 

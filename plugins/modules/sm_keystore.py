@@ -108,7 +108,8 @@ options:
   csr_key:
     description:
       - C(current) signs the CSR with the entry's key (generating the entry when absent).
-      - C(new) uses a pending key that replaces the entry's key when its chain is installed.
+      - C(new) uses a pending key that replaces the entry's key when its chain is installed. The
+        keystore itself is not changed by such a request (not even I(new_password)).
     type: str
     choices: [current, new]
     default: current

@@ -16,7 +16,7 @@ description:
     (a web tier's C(cacerts), say), presenting the key entry of a keystore (the web tier's
     client keystore) when given, completes the handshake and one HTTP request.
   - Returns the certificate the server presented, the negotiated protocol, whether the client
-    certificate was accepted, and on failure a reason - C(nothing_listening), C(timeout),
+    certificate was accepted, and on failure a reason - C(nothing_listening), C(unknown_host), C(timeout),
     C(untrusted_ca), C(name_mismatch), C(certificate_expired), C(certificate_refused),
     C(protocol_mismatch), C(not_tls) or C(error).
   - With I(expect=failure) the task succeeds only when the handshake fails (for a reason in
@@ -39,6 +39,10 @@ options:
     description: Check that the certificate carries I(server_name).
     type: bool
     default: true
+  plain_http:
+    description: Make a plain HTTP request, without TLS (a server whose SSL mode is C(none)).
+    type: bool
+    default: false
   truststore:
     description: Keystore whose trusted certificates are the CAs to trust.
     type: dict
@@ -181,6 +185,7 @@ ARGUMENT_SPEC = dict(
     port=dict(type="int", required=True),
     server_name=dict(type="str"),
     verify_hostname=dict(type="bool", default=True),
+    plain_http=dict(type="bool", default=False),
     truststore=dict(type="dict", options=dict(
         path=dict(type="path", required=True),
         password=dict(type="str", no_log=True),
@@ -209,6 +214,8 @@ def _open(spec, what):
 
 
 def material(params):
+    if params["plain_http"]:
+        return None
     cas = [pki.parse_pem_certs(pem, "ca_certificates")[0] for pem in params["ca_certificates"]]
     if params["truststore"]:
         store = _open(params["truststore"], "truststore")
@@ -233,7 +240,7 @@ def main():
     p = module.params
     try:
         result = tls.probe(p["host"], p["port"], material(p), p["server_name"],
-                           p["verify_hostname"], p["timeout"], p["wait"])
+                           p["verify_hostname"], p["timeout"], p["wait"], plain=p["plain_http"])
     except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
     result["client_certificate_accepted"] = bool(result["ok"] and result["client_certificate"])

@@ -90,6 +90,13 @@ options:
       issuer:
         description: Issuer DN, RFC 4514.
         type: str
+  change_passwords:
+    description:
+      - Move each store from I(initial_password) to I(password). False keeps the password a
+        store has (either one opens it) - for a first phase that only adds a CA, so that
+        C(sm.ini) is updated before the passwords it names change.
+    type: bool
+    default: true
   pkcs12_profile:
     description: Algorithms for PKCS12 files (C(legacy) for Java 8 before 8u301).
     type: str
@@ -180,6 +187,7 @@ ARGUMENT_SPEC = dict(
         subject=dict(type="str"),
         issuer=dict(type="str"),
     )),
+    change_passwords=dict(type="bool", default=True),
     pkcs12_profile=dict(type="str", choices=list(ks.PKCS12_PROFILES), default="modern"),
     backup=dict(type="bool", default=False),
 )
@@ -206,6 +214,10 @@ def main():
             spec = {"path": store["path"], "password": store["initial_password"] or store["password"],
                     "new_password": store["password"], "store_type": None if data else store["type"],
                     "trusted": trusted, "absent": p["absent"], "key": None}
+            if data is not None and not p["change_passwords"]:
+                _store, opened_with = state.open_keystore(
+                    data, spec["password"], [store["password"]], store["path"])
+                spec.update(password=opened_with, new_password=None)
             plans.append((store, state.plan(data, spec)))
     except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
         module.fail_json(msg=str(exc))

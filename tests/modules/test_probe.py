@@ -114,3 +114,8 @@ def test_wait_retries_until_the_deadline(standin):
     start = time.time()
     result = module_result(sm_tls_probe, dict(args(standin), port=free_port(), wait=2, timeout=1))
     assert result["reason"] == "nothing_listening" and time.time() - start >= 2
+
+
+def test_plain_http_probe_for_a_server_without_ssl(standin):
+    result = module_result(sm_tls_probe, dict(host="127.0.0.1", port=standin["http"], plain_http=True))
+    assert result["ok"] and result["http_status"] == 200 and result["peer"] is None

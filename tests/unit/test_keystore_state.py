@@ -151,3 +151,12 @@ def test_diff_listing_has_no_key_material(ca):
 ])
 def test_dn_comparison_ignores_order_spacing_and_case_of_names(a, b, same):
     assert (state.dn_key(a) == state.dn_key(b)) is same
+
+
+def test_pending_key_request_leaves_the_keystore_alone(ca):
+    key, cert = ca.issue("sm1")
+    data = store_with(ks.KeyEntry("smserver", [cert], key=key), password="old")
+    plan = state.plan(data, spec(password="old", new_password="new",
+                                 key={"alias": "smserver", "csr_key": "new",
+                                      "csr": {"common_name": "sm1"}}))
+    assert not plan.write and plan.pending_key is not None and plan.csr
