@@ -119,7 +119,7 @@ ARGUMENT_SPEC = dict(
     path=dict(type="path", required=True),
     parameters=dict(type="dict", default={}),
     passwords=dict(type="dict", default={}, no_log=True),
-    password_keystores=dict(type="dict", default={}),
+    password_keystores=dict(type="dict", default={}, no_log=False),
     backup=dict(type="bool", default=False),
 )
 
@@ -140,6 +140,9 @@ def main():
     p = module.params
     path = p["path"]
     try:
+        if not os.path.isdir(os.path.dirname(path) or "."):
+            raise FileProblem("the RUN directory %s does not exist: point sm_server_run_dir at the "
+                              "RUN directory of the SM installation" % os.path.dirname(path))
         data = read_optional(path, "sm.ini")
         if data is None:
             raise FileProblem("%s does not exist: point sm_server_run_dir at the RUN directory "

@@ -129,7 +129,7 @@ ARGUMENT_SPEC = dict(
     properties_file=dict(type="path"),
     properties=dict(type="dict", default={}),
     passwords=dict(type="dict", default={}, no_log=True),
-    password_keystores=dict(type="dict", default={}),
+    password_keystores=dict(type="dict", default={}, no_log=False),
     web_xml=dict(type="path"),
     context_params=dict(type="dict", default={}),
     application_context=dict(type="path"),

@@ -1,0 +1,321 @@
+"""A rollout must never leave a host unable to serve: proven on the demo fleet.
+
+The demo fleet's SM servers are the SM stand-in (a test double) running as processes on
+127.0.0.1; its web tiers are directories with their own keystore and cacerts. These tests
+refuse bad input before any write, inject a fault that only shows after a restart (and
+expect a rollback), kill rollouts at random points (and expect a rerun to converge), renew,
+and run a probe loop from a web tier's own material through a mode change and a CA
+rotation, allowing failures only on the server being restarted.
+"""
+
+import hashlib
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_probe as tls
+from ansible.module_utils import smtls_x509 as pki
+
+ROOT = Path(__file__).resolve().parents[2]
+HTTP_BASE, HTTPS_BASE = 24080, 24443
+SERVERS = ["sm1.demo.invalid", "sm2.demo.invalid"]
+WEBTIERS = ["web1.demo.invalid", "web2.demo.invalid"]
+WEB_KS_PW, WEB_TRUST_PW, SERVER_KS_PW = "demo-Web-ks1", "demo-WebTrust-1", "demo-Server-ks1"
+
+
+def command(fleet, playbook, *args):
+    return [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(ROOT / "inventories/demo"),
+            str(ROOT / "playbooks" / playbook), "-e", "smtls_demo_dir=%s" % fleet,
+            "-e", "smtls_demo_http_base=%d" % HTTP_BASE, "-e", "smtls_demo_https_base=%d" % HTTPS_BASE,
+            *args]
+
+
+def env():
+    return dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                ANSIBLE_FORCE_COLOR="0")
+
+
+def run(fleet, playbook, *args, expect_rc=0):
+    proc = subprocess.run(command(fleet, playbook, *args), env=env(), capture_output=True,
+                          text=True, cwd=ROOT)
+    if expect_rc is not None:
+        assert (proc.returncode == 0) == (expect_rc == 0), proc.stdout[-5000:] + proc.stderr[-2000:]
+    return proc
+
+
+def changed(output):
+    counts = re.findall(r"changed=(\d+)", output.split("PLAY RECAP")[-1])
+    return sum(int(c) for c in counts)
+
+
+def run_dir(fleet, host):
+    return Path(fleet) / host / "ServiceManager9.61/Server/RUN"
+
+
+def webapp(fleet, host="web1.demo.invalid"):
+    return Path(fleet) / host / "ServiceManager9.61/tomcat/webapps/webtier-9.61/WEB-INF"
+
+
+def tree_digest(root):
+    digests = {}
+    for path in sorted(Path(root).rglob("*")):
+        skip = path.name.endswith((".log", ".pid")) or "standin-classes" in path.parts
+        if path.is_file() and not skip:
+            digests[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def stop_standins(fleet):
+    for host in SERVERS:
+        subprocess.run(["bash", str(ROOT / "tests/standin/standin-ctl"), "stop",
+                        str(run_dir(fleet, host)), "-"], check=False)
+
+
+def material(fleet, web="web1.demo.invalid"):
+    """The web tier's own files, as they are now."""
+    trust = ks.load((webapp(fleet, web) / "cacerts").read_bytes(), WEB_TRUST_PW)
+    cas = [e.cert for e in trust.entries if e.kind == "trusted_cert"]
+    keystore = webapp(fleet, web) / "webtier.keystore"
+    if keystore.exists():
+        entry = ks.load(keystore.read_bytes(), WEB_KS_PW).entries[0]
+        return tls.ProbeMaterial(cas, entry.private_key(), entry.chain)
+    return tls.ProbeMaterial(cas)
+
+
+def served(fleet, host, index):
+    return tls.probe("127.0.0.1", HTTPS_BASE + index, material(fleet), server_name=host, timeout=5)
+
+
+def server_leaf_sha(fleet, host):
+    store = ks.load((run_dir(fleet, host) / "server.keystore").read_bytes(), SERVER_KS_PW)
+    return pki.sha256_hex(store.entries[0].leaf)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    root = tmp_path_factory.mktemp("safety")
+    try:
+        run(root, "demo_fleet.yml")
+        run(root, "site.yml", "-e", "smtls_ssl_mode=trusted_clients")
+        yield root
+    finally:
+        stop_standins(root)
+
+
+def _expired_ca(tmp_path):
+    import datetime as dt
+    key, cert = pki.create_ca("expired", valid_days=1, key_size=2048, at=pki.now() - dt.timedelta(days=5))
+    (tmp_path / "ca.crt").write_text(pki.cert_pem(cert))
+    (tmp_path / "ca.key").write_text(pki.key_pem(key, "demo-ca-passphrase"))
+    return tmp_path
+
+
+def _damage(path):
+    data = path.read_bytes()
+    path.write_bytes(data[:100] + b"\x00" * 16 + data[116:])
+    return data
+
+
+BAD_INPUT = [
+    # label, extra vars (JSON), host named, text in the message
+    ("unknown mode", {"smtls_ssl_mode": "bogus"}, "sm1.demo.invalid", "must be one of"),
+    ("wrong server keystore password", {"sm_server_keystore_password": "nope-1",
+                                        "sm_server_keystore_initial_password": "nope-2"},
+     "sm1.demo.invalid", "server.keystore: wrong store password"),
+    ("wrong server truststore password", {"sm_server_truststore_password": "nope-1",
+                                          "sm_server_truststore_initial_password": "nope-2"},
+     "sm1.demo.invalid", "cacerts: wrong store password"),
+    ("wrong trusted-clients password", {"sm_server_trustedclients_password": "nope-1"},
+     "sm1.demo.invalid", "trustedclients.keystore: wrong store password"),
+    ("wrong web tier keystore password", {"sm_webtier_keystore_password": "nope-1"},
+     "web1.demo.invalid", "webtier.keystore: wrong store password"),
+    ("wrong web tier truststore password", {"sm_webtier_truststore_password": "nope-1",
+                                            "sm_webtier_truststore_initial_password": "nope-2"},
+     "web1.demo.invalid", "cacerts: wrong store password"),
+    ("wrong CA passphrase", {"smtls_ca_passphrase": "not-the-passphrase"}, "", "wrong passphrase"),
+    ("expired CA", "expired-ca", "", "expired"),
+    ("new CA passphrase too short", "short-passphrase", "", "at least 8 characters"),
+    ("malformed PEM of an allowed client", {"sm_server_trusted_clients_extra": [
+        {"alias": "x", "pem": "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----"}]},
+     "sm1.demo.invalid", "malformed PEM"),
+    ("SAN missing the host name", {"sm_server_dns_names": ["other.invalid"]}, "sm1.demo.invalid",
+     "clients reach this server as sm1.demo.invalid"),
+    ("not an IP address", {"sm_server_ip_addresses": ["10.0.0.999"]}, "sm1.demo.invalid",
+     "is not an IP address"),
+    ("unreadable RUN dir", {"sm_server_run_dir": "/nonexistent/RUN"}, "sm1.demo.invalid",
+     "point sm_server_run_dir at the RUN directory"),
+    ("no web tier where named", {"sm_webtier_webapp_dir": "/nonexistent/webtier"}, "web1.demo.invalid",
+     "Fix sm_webtier_webapp_dir"),
+    ("unknown keystore type", {"sm_server_keystore_type": "jceks"}, "sm1.demo.invalid",
+     "sm_server_keystore_type must be one of"),
+    ("trusted sign-on without unique client certificates",
+     {"smtls_ssl_mode": "trusted_signon", "sm_webtier_common_name": "webtier"}, "web1.demo.invalid",
+     "unique client certificate per web tier"),
+    ("corrupt truststore", "corrupt", "sm1.demo.invalid", "cacerts: "),
+    ("missing required password", {"sm_server_keystore_password": None}, "sm1.demo.invalid",
+     "sm_server_keystore_password"),
+]
+
+
+@pytest.mark.parametrize("label,extra,host,text", BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
+def test_bad_input_is_refused_before_any_write(fleet, tmp_path, label, extra, host, text):
+    damaged = None
+    if extra == "expired-ca":
+        extra = {"smtls_ca_dir": str(_expired_ca(tmp_path))}
+    elif extra == "short-passphrase":
+        extra = {"smtls_ca_dir": str(tmp_path / "new-ca"), "smtls_ca_passphrase": "short"}
+    elif extra == "corrupt":
+        damaged = run_dir(fleet, "sm1.demo.invalid") / "cacerts"
+        original = _damage(damaged)
+        extra = {}
+    before = tree_digest(fleet)
+    try:
+        proc = run(fleet, "site.yml", "-e", json.dumps(extra), expect_rc=None)
+        assert proc.returncode != 0, proc.stdout[-3000:]
+        output = proc.stdout + proc.stderr
+        assert text in output, output[-4000:]
+        if host:
+            assert "fatal: [%s" % host in output
+        assert tree_digest(fleet) == before, "a file changed"
+        assert "PLAY [PKI" not in output, "the rollout went past the preflight"
+    finally:
+        if damaged:
+            damaged.write_bytes(original)
+
+
+def test_a_fault_seen_only_after_the_restart_is_rolled_back(fleet):
+    """TLSv1.1 is disabled in Java 17: the server cannot serve with it, the probe fails."""
+    before = {h: tree_digest(run_dir(fleet, h)) for h in SERVERS}
+    old_sha = server_leaf_sha(fleet, "sm1.demo.invalid")
+    proc = run(fleet, "site.yml", "-e", json.dumps({"smtls_ssl_protocols": ["TLSv1.1"]}), expect_rc=1)
+    output = proc.stdout
+    assert "fatal: [sm1.demo.invalid]" in output and "Rolled back: restored" in output
+    assert "failed its check after the restart" in output
+    after = {h: tree_digest(run_dir(fleet, h)) for h in SERVERS}
+
+    def moved(host, ignore_backups):
+        keys = set(after[host]) | set(before[host])
+        return sorted(k for k in keys if after[host].get(k) != before[host].get(k)
+                      and not (ignore_backups and k.endswith("~")))
+
+    assert moved("sm1.demo.invalid", True) == [], "sm1 is not back on its old files"
+    assert moved("sm2.demo.invalid", False) == [], "the rollout went on after a failed batch"
+    assert not (run_dir(fleet, "sm1.demo.invalid") / ".smtls-restart-pending").exists()
+    result = served(fleet, "sm1.demo.invalid", 0)
+    assert result["ok"] and result["peer"]["sha256"] == old_sha, result
+
+
+def test_killed_rollouts_converge_on_rerun(fleet):
+    rng = random.Random(int(time.time()))
+    modes = ["encryption", "trusted_clients", "client_auth"]
+    for trial, mode in enumerate(modes):
+        delay = rng.uniform(3, 20)
+        proc = subprocess.Popen(command(fleet, "site.yml", "-e", "smtls_ssl_mode=%s" % mode), env=env(),
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        run(fleet, "site.yml", "-e", "smtls_ssl_mode=%s" % mode)
+        again = run(fleet, "site.yml", "-e", "smtls_ssl_mode=%s" % mode)
+        assert changed(again.stdout) == 0, "trial %d (%s, killed at %.1fs): no convergence" % (
+            trial, mode, delay)
+        for index, host in enumerate(SERVERS):
+            result = served(fleet, host, index)
+            assert result["ok"], (trial, host, result)
+            assert result["peer"]["sha256"] == server_leaf_sha(fleet, host)
+            assert "(test double" not in result["peer"]["issuer"]
+            assert not (run_dir(fleet, host) / ".smtls-restart-pending").exists()
+
+
+def test_renewal_reissues_what_is_due_and_only_that(fleet):
+    before = {h: server_leaf_sha(fleet, h) for h in SERVERS}
+    renewed = run(fleet, "site.yml", "-e", "smtls_ssl_mode=trusted_clients", "-e", "smtls_renew_days=500")
+    assert "expiring" in renewed.stdout
+    after = {h: server_leaf_sha(fleet, h) for h in SERVERS}
+    assert all(before[h] != after[h] for h in SERVERS)
+    quiet = run(fleet, "site.yml", "-e", "smtls_ssl_mode=trusted_clients")
+    assert changed(quiet.stdout) == 0
+
+
+class ProbeLoop(threading.Thread):
+    """Handshakes from web1's own files to every server, over and over."""
+
+    def __init__(self, fleet):
+        super().__init__(daemon=True)
+        self.fleet = fleet
+        self.records = []
+        self.stopping = threading.Event()
+
+    def run(self):
+        while not self.stopping.is_set():
+            for index, host in enumerate(SERVERS):
+                try:
+                    result = served(self.fleet, host, index)
+                except Exception as exc:  # unreadable material mid-write counts as a failure
+                    result = {"ok": False, "reason": "material", "message": str(exc)}
+                self.records.append((time.time(), host, result["ok"], result.get("reason")))
+            time.sleep(0.2)
+
+
+def restart_windows(fleet, host):
+    """(stop, started) times of each restart of the stand-in, from its control log."""
+    windows, start = [], None
+    log = (run_dir(fleet, host) / "standin.log").read_text()
+    for line in log.splitlines():
+        m = re.match(r"standin-ctl: (stop|started) (\S+)", line)
+        if not m:
+            continue
+        stamp = datetime.strptime(m.group(2), "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=timezone.utc).timestamp()
+        if m.group(1) == "stop":
+            start = stamp
+        elif start is not None:
+            windows.append((start - 0.5, stamp + 1.0))
+            start = None
+    return windows
+
+
+def assert_no_failure_outside_restarts(fleet, loop):
+    windows = {h: restart_windows(fleet, h) for h in SERVERS}
+    failures = [r for r in loop.records if not r[2]]
+    outside = [r for r in failures if not any(a <= r[0] <= b for a, b in windows[r[1]])]
+    wrong = [r for r in failures if r[3] not in ("nothing_listening", "timeout")]
+    assert len(loop.records) > 50
+    assert outside == [] and wrong == [], (outside[:5], wrong[:5])
+
+
+def test_probe_loop_through_a_mode_change_and_a_ca_rotation(fleet):
+    run(fleet, "site.yml", "-e", "smtls_ssl_mode=encryption")
+    loop = ProbeLoop(fleet)
+    loop.start()
+    try:
+        run(fleet, "site.yml", "-e", "smtls_ssl_mode=trusted_clients")
+        run(fleet, "rotate_ca.yml", "-e", "smtls_ssl_mode=trusted_clients",
+            "-e", "smtls_previous_ca_dir=%s/controller/ca" % fleet,
+            "-e", "smtls_ca_dir=%s/controller/ca-next" % fleet)
+    finally:
+        loop.stopping.set()
+        loop.join(10)
+    assert_no_failure_outside_restarts(fleet, loop)
+    new_ca = pki.parse_pem_certs((Path(fleet) / "controller/ca-next/ca.crt").read_text(), "ca")[0]
+    for index, host in enumerate(SERVERS):
+        result = served(fleet, host, index)
+        assert result["ok"] and result["peer"]["sha256"] == server_leaf_sha(fleet, host)
+    trusted = ks.load((webapp(fleet) / "cacerts").read_bytes(), WEB_TRUST_PW)
+    assert pki.sha256_hex(new_ca) in {pki.sha256_hex(e.cert) for e in trusted.entries}
+    settled = run(fleet, "site.yml", "-e", "smtls_ssl_mode=trusted_clients",
+                  "-e", "smtls_ca_dir=%s/controller/ca-next" % fleet)
+    assert changed(settled.stdout) == 0
