@@ -55,6 +55,11 @@ options:
         description: Store password (optional for JKS).
         type: str
         no_log: true
+      fallback_passwords:
+        description: Passwords to try when I(password) does not open it (a change under way).
+        type: list
+        elements: str
+        default: []
   ca_certificates:
     description: CA certificates (PEM) to trust, instead of or besides I(truststore).
     type: list
@@ -73,6 +78,11 @@ options:
         type: str
         required: true
         no_log: true
+      fallback_passwords:
+        description: Passwords to try when I(password) does not open it (a change under way).
+        type: list
+        elements: str
+        default: []
       alias:
         description: Entry to use; the first private-key entry when omitted.
         type: str
@@ -176,6 +186,7 @@ client_certificate_accepted:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_keystore_state as state
 from ansible.module_utils import smtls_probe as tls
 from ansible.module_utils import smtls_x509 as pki
 from ansible.module_utils.smtls_files import FileProblem, read_optional
@@ -189,11 +200,13 @@ ARGUMENT_SPEC = dict(
     truststore=dict(type="dict", options=dict(
         path=dict(type="path", required=True),
         password=dict(type="str", no_log=True),
+        fallback_passwords=dict(type="list", elements="str", default=[], no_log=True),
     )),
     ca_certificates=dict(type="list", elements="str", default=[]),
     keystore=dict(type="dict", options=dict(
         path=dict(type="path", required=True),
         password=dict(type="str", required=True, no_log=True),
+        fallback_passwords=dict(type="list", elements="str", default=[], no_log=True),
         alias=dict(type="str"),
     )),
     timeout=dict(type="float", default=10),
@@ -207,10 +220,8 @@ def _open(spec, what):
     data = read_optional(spec["path"], what)
     if data is None:
         raise FileProblem("%s %s does not exist" % (what, spec["path"]))
-    try:
-        return ks.load(data, spec.get("password"))
-    except ks.KeystoreError as exc:
-        raise ks.KeystoreError("%s %s: %s" % (what, spec["path"], exc))
+    return state.open_keystore(data, spec.get("password"), spec.get("fallback_passwords"),
+                               "%s %s" % (what, spec["path"]))[0]
 
 
 def material(params):
