@@ -117,7 +117,12 @@ class KeyEntry:
         except pbe.PbeError:
             raise WrongPassword("the key of entry %r does not open with the store password "
                                 "(a separate key password is not supported)" % self.alias)
-        self._key = serialization.load_der_private_key(plain, None)
+        try:
+            self._key = serialization.load_der_private_key(plain, None)
+        except ValueError:
+            # a wrong password passes the CBC padding check about once in 256 tries
+            raise WrongPassword("the key of entry %r does not open with the store password "
+                                "(a separate key password is not supported)" % self.alias)
         self._opened_with = password
 
     def opens_with(self, password):

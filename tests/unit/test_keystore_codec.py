@@ -2,7 +2,9 @@
 
 import pytest
 
+from ansible.module_utils import smtls_der as der
 from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_pbe as pbe
 from ansible.module_utils import smtls_x509 as pki
 
 FORMATS = [("jks", "modern"), ("pkcs12", "modern"), ("pkcs12", "legacy")]
@@ -137,3 +139,15 @@ def test_unknown_type_is_refused():
 def test_build_chain_follows_issuers(ca, sample_ca):
     _, leaf = ca.issue("x")
     assert ks.build_chain(leaf, [sample_ca.cert, ca.cert, leaf]) == [leaf, ca.cert]
+
+
+@pytest.mark.parametrize("encrypt", [pbe.encrypt_pkcs12_3des, pbe.encrypt_pbes2_aes256])
+def test_wrong_key_password_is_always_a_plain_no(encrypt, material):
+    """A wrong password that happens to pass the CBC padding check is still a wrong password."""
+    entry = next(e for e in build("pkcs12", material).entries if e.kind == "private_key")
+    alg, blob = encrypt("right", entry.pkcs8(), 1)  # one KDF round: many tries, quickly
+    protected = der.seq(alg, der.octets(blob))
+    for attempt in range(1500):  # about 1 in 256 wrong passwords passes the padding check
+        probe = ks.KeyEntry(entry.alias, entry.chain, protected=protected)
+        assert not probe.opens_with("wrong-%d" % attempt)
+    assert ks.KeyEntry(entry.alias, entry.chain, protected=protected).opens_with("right")
