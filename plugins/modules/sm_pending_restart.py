@@ -19,6 +19,9 @@ description:
     C(pending). C(absent) clears it after a restart proved the host. C(rollback) puts every
     recorded file back from its backup (a file that did not exist before is removed) and
     clears the record.
+  - With I(arm), C(present) writes the record before a run starts writing, so a run killed
+    between a write and its record still leaves a restart due; the run that armed it clears
+    the arming when it wrote nothing. Arming reports no change, being bookkeeping.
 version_added: "1.0.0"
 author: smtls contributors
 options:
@@ -39,6 +42,13 @@ options:
       backup:
         description: Its backup; empty when the file did not exist before.
         type: path
+  arm:
+    description: Write an empty record marked with I(run) when none exists (before the writes).
+    type: bool
+    default: false
+  run:
+    description: This run's id; a record armed by another run is due, one armed by this run is not.
+    type: str
   state:
     description: C(present), C(absent) or C(rollback).
     type: str
@@ -93,19 +103,30 @@ ARGUMENT_SPEC = dict(
         path=dict(type="path", required=True),
         backup=dict(type="path"),
     )),
+    arm=dict(type="bool", default=False),
+    run=dict(type="str"),
     state=dict(type="str", choices=["present", "absent", "rollback"], default="present"),
 )
 
 
 def load(path):
+    """(files, armed_by) of the record; (None, None) when there is none."""
     data = read_optional(path, "restart record")
     if data is None:
-        return None
+        return None, None
     try:
         record = json.loads(data.decode("utf-8"))
-        return [dict(path=f["path"], backup=f.get("backup")) for f in record["files"]]
+        files = [dict(path=f["path"], backup=f.get("backup")) for f in record["files"]]
+        return files, record.get("armed_by")
     except (ValueError, KeyError, TypeError):
         raise FileProblem("%s is not a smtls restart record; remove it and run again" % path)
+
+
+def save(module, path, files, armed_by):
+    record = {"files": files}
+    if armed_by:
+        record["armed_by"] = armed_by
+    write_atomic(module, path, json.dumps(record, indent=1).encode("utf-8"))
 
 
 def restore(module, files):
@@ -129,18 +150,28 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     try:
-        recorded = load(p["path"])
+        recorded, armed_by = load(p["path"])
         files = list(recorded or [])
+        if p["state"] == "present" and p["arm"]:
+            if recorded is None and p["run"] and not module.check_mode:
+                save(module, p["path"], [], p["run"])
+            module.exit_json(changed=False, pending=bool(files) or bool(armed_by and armed_by != p["run"]),
+                             files=files)
         if p["state"] == "present":
             known = {f["path"] for f in files}
             for item in p["files"]:
                 if item["path"] not in known:  # the oldest backup is the state to return to
                     files.append(dict(path=item["path"], backup=item["backup"] or None))
                     known.add(item["path"])
+            # armed by a run that was cut off before it recorded its writes: a restart is due
+            interrupted = bool(armed_by) and armed_by != p["run"]
             changed = files != (recorded or []) and bool(files)
-            if changed and not module.check_mode:
-                write_atomic(module, p["path"], json.dumps({"files": files}, indent=1).encode("utf-8"))
-            module.exit_json(changed=changed, pending=bool(files), files=files)
+            if not files and not interrupted:
+                if recorded is not None and not module.check_mode:
+                    os.unlink(p["path"])  # this run's own arming, and it wrote nothing
+            elif changed and not module.check_mode:
+                save(module, p["path"], files, armed_by)
+            module.exit_json(changed=changed, pending=bool(files) or interrupted, files=files)
         if p["state"] == "absent":
             if recorded is not None and not module.check_mode:
                 os.unlink(p["path"])

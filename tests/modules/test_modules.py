@@ -282,3 +282,28 @@ def test_ca_without_passphrase_reads_but_will_not_sign(tmp_path):
     refused = module_result(sm_certificate, dict(ca_dir=str(tmp_path / "ca"), ca_create=False,
                                                  common_name="h", dns=["h"], csr=csr))
     assert refused["failed"] and "set the CA passphrase" in refused["msg"]
+
+
+import sm_pending_restart  # noqa: E402
+
+
+def test_restart_record_armed_before_writes_survives_a_cut_off_run(tmp_path):
+    """A run killed between a write and its record still leaves the restart due."""
+    record = str(tmp_path / ".smtls-restart-pending")
+
+    def call(**args):
+        return module_result(sm_pending_restart, dict(path=record, **args))
+
+    # a run that writes nothing: armed, then cleared by itself, no change reported
+    assert call(arm=True, run="A")["changed"] is False and os.path.exists(record)
+    quiet = call(files=[], run="A")
+    assert quiet == dict(quiet, changed=False, pending=False) and not os.path.exists(record)
+    # run B arms, writes sm.ini and is killed before recording it; run C writes nothing
+    call(arm=True, run="B")
+    assert call(arm=True, run="C")["pending"] is True
+    due = call(files=[], run="C")
+    assert due["pending"] is True and os.path.exists(record)
+    assert call(state="absent")["changed"] is True and not os.path.exists(record)
+    # check mode arms nothing
+    armed = module_result(sm_pending_restart, dict(path=record, arm=True, run="D"), check_mode=True)
+    assert armed["changed"] is False and not os.path.exists(record)
