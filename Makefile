@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo demo-reset test test-python test-lint test-playbooks test-molecule bench bench-keystore venv venv-test clean
+.PHONY: demo demo-reset report test test-python test-lint test-playbooks test-molecule bench bench-keystore bench-fleet venv venv-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,17 @@ $(VENV)/.test: requirements-test.txt requirements.txt | $(BIN)/python
 venv: $(VENV)/.controller
 venv-test: $(VENV)/.test
 
-## demo: build the embedded demo fleet under .demo/ and run the rollout on it
+## demo: build the embedded demo fleet under .demo/, run the rollout on it, then the report
 demo: venv
 	ansible-playbook playbooks/demo_fleet.yml
 	ansible-playbook playbooks/site.yml
+	ansible-playbook playbooks/report.yml
+	@echo "Fleet report: $(CURDIR)/.demo/report/smtls-report.html (and smtls-report.json)"
+	@echo "Windows client bundles: $(CURDIR)/.demo/controller/windows-clients/"
+
+## report: the fleet report of the demo fleet (read-only), in .demo/report/
+report: venv
+	ansible-playbook playbooks/report.yml
 
 demo-reset:
 	for run in .demo/*/ServiceManager9.61/Server/RUN; do \
@@ -39,7 +46,8 @@ test: test-lint test-python test-playbooks test-molecule
 test-lint: venv-test
 	yamllint -s .
 	ansible-lint
-	ruff check plugins tests bench
+	ruff check plugins tests bench tools
+	python tools/role_docs.py --check
 
 test-python: venv-test
 	.ci/host-deps.sh
@@ -51,11 +59,15 @@ test-playbooks: venv-test
 test-molecule: venv-test
 	.ci/molecule.sh
 
-## bench: keystore operations, smtls engine vs one keytool JVM per operation
-bench: bench-keystore
+## bench: keystore operations (smtls engine vs one keytool JVM per operation), then the
+## rollout on 10, 100 and 300 simulated hosts against the Ansible floor
+bench: bench-keystore bench-fleet
 
 bench-keystore: venv
 	python bench/keystore_bench.py
+
+bench-fleet: venv
+	python bench/fleet_bench.py $(if $(SIZES),--sizes $(SIZES))
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the machine packages the tests need when they are missing (Debian 12, as root):
-# a JDK (keytool, javac) for the interop tests, and podman + mmdebstrap for the Molecule hosts.
+# a JDK (keytool, javac) for the interop tests, podman + mmdebstrap for the Molecule hosts, and
+# Chromium to render the fleet report's HTML page headless (tests/playbooks/test_fleet_report.py).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=()
@@ -13,6 +14,7 @@ for tool in podman runc mmdebstrap unshare; do
     break
   }
 done
+command -v chromium >/dev/null || packages+=(chromium)
 [ ${#packages[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "missing packages: ${packages[*]} - install them (apt-get install ...) or run as root" >&2

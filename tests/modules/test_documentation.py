@@ -15,7 +15,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("sm_*.py"))
+# every module file, whatever its name
+MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py")
+                 if not p.stem.startswith("_"))
 # Options every module gets from add_file_common_args / the files fragment.
 FILE_OPTIONS = {"mode", "owner", "group", "seuser", "serole", "setype", "selevel",
                 "unsafe_writes", "attributes"}

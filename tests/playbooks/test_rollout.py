@@ -7,82 +7,33 @@ truststore in a real JSSE handshake, and -vvv output carries no secret.
 """
 
 import base64
-import hashlib
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from demofleet import recap
 
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_x509 as pki
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = ["demo-ca-passphrase", "demo-Server-ks1", "demo-Trust-ks1", "demo-Web-ks1",
-           "demo-WebTrust-1", "demo-Clients-1"]
-
-
-def playbook(fleet, name, *args):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_FORCE_COLOR="0")
-    command = [str(Path(sys.executable).parent / "ansible-playbook"),
-               "-i", str(ROOT / "inventories/demo"), str(ROOT / "playbooks" / name),
-               "-e", "smtls_demo_dir=%s" % fleet, "-e", "smtls_demo_http_base=23080",
-               "-e", "smtls_demo_https_base=23443", *args]
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    return proc.stdout
-
-
-def recap(output):
-    """{host: {ok, changed, failed}} from the PLAY RECAP."""
-    hosts = {}
-    for line in output.split("PLAY RECAP")[-1].splitlines():
-        m = re.match(r"(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
-                     line)
-        if m:
-            hosts[m.group(1)] = {"ok": int(m.group(2)), "changed": int(m.group(3)),
-                                 "failed": int(m.group(5))}
-    return hosts
-
-
-def tree_digest(root):
-    digests = {}
-    for path in sorted(Path(root).rglob("*")):
-        if path.is_file():
-            digests[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return digests
+           "demo-WebTrust-1", "demo-Clients-1", "demo-Win-ks1"]
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fleet")
-    try:
-        playbook(root, "demo_fleet.yml")
-        yield root
-    finally:  # the demo's SM servers are stand-in processes: stop them
-        for run in root.glob("*/ServiceManager9.61/Server/RUN"):
-            subprocess.run(["bash", str(ROOT / "tests/standin/standin-ctl"), "stop", str(run), "-"],
-                           check=False)
+def fleet(demo_fleet):
+    return demo_fleet
 
 
 @pytest.fixture(scope="module")
-def rollout(fleet):
-    before = tree_digest(fleet)
-    checked = playbook(fleet, "site.yml", "--check", "--diff")
-    assert tree_digest(fleet) == before, "check mode wrote a file"
-    first = playbook(fleet, "site.yml", "-vvv")
-    second = playbook(fleet, "site.yml")
-    after_check = playbook(fleet, "site.yml", "--check", "--diff")
-    return {"checked": checked, "first": first, "second": second, "after_check": after_check}
+def rollout(demo_rollout):
+    return demo_rollout
 
 
 def test_check_mode_predicts_changes_on_every_host(rollout):
     predicted = recap(rollout["checked"])
     assert set(predicted) == {"sm1.demo.invalid", "sm2.demo.invalid", "web1.demo.invalid",
-                              "web2.demo.invalid"}
+                              "web2.demo.invalid", "win1.demo.invalid", "win2.demo.invalid"}
     assert all(h["changed"] > 0 and h["failed"] == 0 for h in predicted.values())
 
 

@@ -1,0 +1,251 @@
+# -*- coding: utf-8 -*-
+# Copyright: smtls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read-only inventory of one host's TLS material, for the fleet report.
+
+Pure functions over bytes: what each keystore holds, which kind of password opens it
+(never the password itself), which entries are the untrusted sample CA or come from it,
+which are our CA or come from it, and the SSL settings of sm.ini / the web tier with
+credentials masked. Nothing here writes; the sm_tls_inventory module only reads files
+and calls in. The controller (smtls_report) turns these facts into findings.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import xml.etree.ElementTree as ET
+
+from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_keystore_state as state
+from ansible.module_utils import smtls_smini as smini
+from ansible.module_utils import smtls_webtier as webtier
+from ansible.module_utils import smtls_x509 as pki
+
+# Store passwords anyone can look up: the JDK's, and the example values of the vendor's
+# documentation and certificate tool (reference section 5). Not secrets - the point is to
+# find stores still protected by one of them.
+WELL_KNOWN_PASSWORDS = ["changeit", "changeme", "serverkeystore", "trustedclients",
+                        "clientkeystore", "caroot"]
+
+# sm.ini parameters the report shows: the SSL ones smtls manages, and the ports.
+SM_INI_PARAMETERS = ("ssl", "sslConnector", "ssl_reqClientAuth", "keystoreFile", "keystoreType",
+                     "keystorePass", "truststoreFile", "truststoreType", "truststorePass",
+                     "ssl_trustedClientsJKS", "ssl_trustedClientsPwd", "trustedsignon",
+                     "sslEnabledProtocols", "ciphers", "fipsmode", "httpPort", "httpsPort")
+SM_INI_SECRETS = ("keystorepass", "truststorepass", "ssl_trustedclientspwd")
+
+# Web tier settings the report shows (web.xml context parameters, webtier.properties wins).
+WEBTIER_SETTINGS = ("ssl", "serverHost", "serverPort", "sslPort", "cacerts", "keystore",
+                    "keystorePassword", "isCustomAuthenticationUsed", "secureLogin")
+WEBTIER_SECRETS = ("keystorePassword",)
+
+MASK = "********"
+
+
+# --- keystores -------------------------------------------------------------------------
+
+
+def fingerprint(value):
+    return (value or "").replace(":", "").strip().lower()
+
+
+class Selectors:
+    """The untrusted CAs (smtls_untrusted_cas): sha256, subject, issuer or alias."""
+
+    def __init__(self, items):
+        self.items = [{"alias": (i.get("alias") or "").lower(),
+                       "sha256": fingerprint(i.get("sha256")),
+                       "subject": state.dn_key(i["subject"]) if i.get("subject") else None,
+                       "issuer": state.dn_key(i["issuer"]) if i.get("issuer") else None}
+                      for i in items or []]
+
+    def _hits(self, cert, item):
+        return bool((item["sha256"] and pki.sha256_hex(cert) == item["sha256"])
+                    or (item["subject"] and state.dn_key(cert.subject.rfc4514_string()) == item["subject"])
+                    or (item["issuer"] and state.dn_key(cert.issuer.rfc4514_string()) == item["issuer"]))
+
+    def is_untrusted(self, entry):
+        """The entry is one of the untrusted CAs (as the rollout would remove it)."""
+        return any((item["alias"] and entry.alias.lower() == item["alias"]) or self._hits(entry.leaf, item)
+                   for item in self.items)
+
+    def issued_by_untrusted(self, entry):
+        """The entry's certificate was issued by an untrusted CA (the sample certificate)."""
+        issuer = state.dn_key(entry.leaf.issuer.rfc4514_string())
+        for item in self.items:
+            if item["subject"] and issuer == item["subject"]:
+                return True
+            if any(self._hits(cert, item) for cert in entry.chain[1:]):
+                return True
+        return False
+
+
+def open_for_report(data, candidates):
+    """Open with the first candidate (kind, password) that passes the integrity check.
+
+    Returns (keystore, kind, password) - kind one of the candidates' kinds, or "unknown"
+    when none opened it and the file could still be listed without the check (JKS, a
+    password-less PKCS12), with password None. Raises KeystoreError otherwise.
+    """
+    tried = set()
+    for kind, password in candidates:
+        if password is None or password == "" or password in tried:
+            continue
+        tried.add(password)
+        try:
+            return ks.load(data, password), kind, password
+        except ks.WrongPassword:
+            continue
+    try:
+        return ks.load(data, None), ("none" if not tried else "unknown"), None
+    except ks.KeystoreError:
+        if tried:
+            raise ks.WrongPassword("none of the given passwords opens it (the integrity check "
+                                   "failed); fix the password variable in the inventory")
+        raise
+
+
+def entry_facts(entry, selectors, known_cas):
+    facts = state.entry_summary(entry)
+    leaf = entry.leaf
+    facts.update(
+        not_before=pki.not_before(leaf).isoformat(),
+        self_signed=leaf.issuer == leaf.subject,
+        untrusted=selectors.is_untrusted(entry),
+        issued_by_untrusted=selectors.issued_by_untrusted(entry),
+        known_ca=facts["sha256"] in {pki.sha256_hex(ca) for ca in known_cas},
+        issued_by_known_ca=any(pki.signed_by(leaf, ca) for ca in known_cas
+                               if pki.sha256_hex(ca) != facts["sha256"]),
+    )
+    return facts
+
+
+def notable(facts):
+    """Worth listing from a CA truststore of a hundred-odd public CAs."""
+    return (facts["kind"] == "private_key" or facts["untrusted"] or facts["issued_by_untrusted"]
+            or facts["known_ca"] or facts["issued_by_known_ca"])
+
+
+def read_store(store, data, selectors, known_cas, well_known):
+    """Facts about one store. store: path, purpose, label, password, initial_passwords,
+    type, required, default_password_expected, entries (all | notable). data: the file, or
+    None when absent."""
+    out = {key: store.get(key) for key in ("path", "purpose", "label", "required",
+                                           "default_password_expected")}
+    out.update(exists=data is not None, entries=[], entry_count=0, listed=store.get("entries") or "all")
+    if data is None:
+        return out
+    candidates = ([("configured", store.get("password"))]
+                  + [("initial", p) for p in store.get("initial_passwords") or []]
+                  + [("well_known", p) for p in well_known])
+    try:
+        keystore, kind, password = open_for_report(data, candidates)
+    except (ks.KeystoreError, pki.PkiError) as exc:
+        out.update(error=str(exc),
+                   problem="password" if isinstance(exc, ks.WrongPassword) else "unreadable")
+        return out
+    out.update(type=keystore.store_type, password_used=kind,
+               well_known_password=password is not None and password in well_known,
+               entry_count=len(keystore.entries))
+    if store.get("type") and store["type"] != keystore.store_type:
+        out["type_mismatch"] = store["type"]
+    for entry in keystore.entries:
+        facts = entry_facts(entry, selectors, known_cas)
+        if out["listed"] == "all" or notable(facts):
+            out["entries"].append(facts)
+    return out
+
+
+# --- sm.ini --------------------------------------------------------------------------------
+
+
+def _decode(data):
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def read_sm_ini(data):
+    """SSL settings of sm.ini as SM would read them (the first line of a name), credentials
+    masked; which credential lines are encrypted (`*name:`) and which are plain text."""
+    wanted = {name.lower(): name for name in SM_INI_PARAMETERS}
+    settings, encrypted, plain = {}, [], []
+    for line in smini.parse(_decode(data)):
+        if line.key not in wanted or wanted[line.key] in settings:
+            continue
+        name = wanted[line.key]
+        if line.encrypted:
+            encrypted.append(name)
+            settings[name] = MASK
+        elif line.key in SM_INI_SECRETS:
+            plain.append(name)
+            settings[name] = MASK
+        else:
+            settings[name] = line.value.strip()
+    return {"settings": settings, "encrypted": encrypted, "plain_passwords": plain,
+            "mode": ini_mode(settings)}
+
+
+def ini_mode(settings):
+    """The SSL mode an sm.ini puts in effect."""
+    if settings.get("ssl", "0") != "1":
+        return "none"
+    level = settings.get("ssl_reqClientAuth", "0")
+    if level == "2":
+        return "trusted_signon" if settings.get("trustedsignon") == "1" else "trusted_clients"
+    return "client_auth" if level == "1" else "encryption"
+
+
+# --- web tier ------------------------------------------------------------------------------
+
+
+def _context_params(data):
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise webtier.WebTierError("web.xml does not parse: %s" % exc)
+    params = {}
+    for element in root.iter():
+        if not element.tag.endswith("context-param"):
+            continue
+        name = value = None
+        for child in element:
+            if child.tag.endswith("param-name"):
+                name = (child.text or "").strip()
+            elif child.tag.endswith("param-value"):
+                value = (child.text or "").strip()
+        if name and name not in params:
+            params[name] = value or ""
+    return params
+
+
+def read_webtier(properties_data, web_xml_data):
+    """The web tier's connection settings in effect: web.xml's context parameters with the
+    custom webtier.properties winning, credentials masked."""
+    merged, source = {}, {}
+    if web_xml_data is not None:
+        for name, value in _context_params(web_xml_data).items():
+            if name in WEBTIER_SETTINGS:
+                merged[name], source[name] = value, "web.xml"
+    if properties_data is not None:
+        for name, value in webtier.properties_values(_decode(properties_data)).items():
+            if name in WEBTIER_SETTINGS:
+                merged[name], source[name] = value, "webtier.properties"
+    for name in WEBTIER_SECRETS:
+        if merged.get(name):
+            merged[name] = MASK
+    return {"settings": merged, "source": source, "mode": webtier_mode(merged)}
+
+
+def webtier_mode(settings):
+    """What the web tier's settings put in effect: none, encryption, client_certificate
+    (client_auth and trusted_clients look alike from here) or trusted_signon."""
+    if settings.get("ssl", "false").strip().lower() != "true":
+        return "none"
+    if not settings.get("keystore"):
+        return "encryption"
+    if settings.get("isCustomAuthenticationUsed", "true").strip().lower() == "false":
+        return "trusted_signon"
+    return "client_certificate"

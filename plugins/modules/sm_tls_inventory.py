@@ -1,0 +1,320 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: smtls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: sm_tls_inventory
+short_description: Read everything TLS on a Service Manager host in one call, for the fleet report
+description:
+  - Reads all of a host's keystores and truststores, and the SSL settings of C(sm.ini) or of
+    the web tier, in one call and without changing anything. The fleet report
+    (M(sm_fleet_report)) turns the result into findings.
+  - For each store - opened with its configured password, else one of its initial passwords,
+    else a well-known default - it says which kind of password opened it (never the password),
+    and lists the entries with issuer, SANs and expiry, and whether each is an untrusted CA
+    (the vendor's sample CA), was issued by one (the sample certificate), is our CA or was
+    issued by it.
+  - A store that cannot be opened or read is reported as such; it does not fail the call.
+version_added: "1.0.0"
+author: smtls contributors
+options:
+  stores:
+    description: The host's stores.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Keystore file.
+        type: path
+        required: true
+      purpose:
+        description:
+          - C(identity) holds the host's own key and certificate (server keystore, web tier
+            client keystore), C(truststore) the CAs it trusts (a C(cacerts)), C(allowlist) the
+            trusted-clients keystore.
+        type: str
+        required: true
+        choices: [identity, truststore, allowlist]
+      label:
+        description: What the store is, for people (C(server keystore (keystoreFile))).
+        type: str
+      password:
+        description: The password the inventory gives it.
+        type: str
+        no_log: true
+      initial_passwords:
+        description: Passwords it had before smtls moved it (the inventory's initial ones).
+        type: list
+        elements: str
+        default: []
+        no_log: true
+      type:
+        description: The type the inventory expects; a different file type is reported.
+        type: str
+        choices: [jks, pkcs12]
+      required:
+        description: Whether the SSL mode needs this store (a missing one is then a finding).
+        type: bool
+        default: false
+      default_password_expected:
+        description:
+          - smtls leaves this store's password at a well-known default by design (a bundled
+            JRE's C(cacerts), a Windows client's bundle truststore); opening with one is then
+            worth a note, not a warning.
+        type: bool
+        default: false
+      entries:
+        description:
+          - C(all) lists every entry. C(notable) lists only key entries, untrusted CAs and
+            what they issued, and our CA and what it issued - for a C(cacerts) of a hundred-odd
+            public CAs; C(entry_count) still counts them all.
+        type: str
+        choices: [all, notable]
+        default: all
+  untrusted_cas:
+    description: The untrusted CAs (C(smtls_untrusted_cas)); each item matches by any of its keys.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      alias:
+        description: Alias (case-insensitive).
+        type: str
+      sha256:
+        description: SHA-256 fingerprint (hex, colons allowed).
+        type: str
+      subject:
+        description: Subject DN, RFC 4514.
+        type: str
+      issuer:
+        description: Issuer DN, RFC 4514.
+        type: str
+  known_cas:
+    description: Our CA certificates (PEM), current and accepted ones.
+    type: list
+    elements: str
+    default: []
+  well_known_passwords:
+    description:
+      - Passwords anyone can look up. A store that opens with one of them is reported; the
+        password itself never is.
+      - When omitted, the JDK's C(changeit) and C(changeme) and the example passwords of the
+        vendor's documentation and certificate tool (C(serverkeystore), C(trustedclients),
+        C(clientkeystore), C(caroot)) - built in, so that they are not echoed as module
+        arguments either.
+    type: list
+    elements: str
+  sm_ini:
+    description: The server's C(sm.ini), whose SSL settings are read (credentials masked).
+    type: path
+  webtier_properties:
+    description: The web tier's custom C(webtier.properties) (it wins over C(web.xml)).
+    type: path
+  webtier_web_xml:
+    description: The web tier's C(WEB-INF/web.xml), whose context parameters are read.
+    type: path
+  context:
+    description:
+      - Facts about the host the controller already knows (name, kind, SSL mode, renewal
+        window, allowlist clients), returned unchanged as C(context) so that one registered
+        result is the host's whole record for the fleet report. No secrets.
+    type: dict
+    default: {}
+notes:
+  - Reads only; supports check mode (it never changes anything).
+  - Needs the Python C(cryptography) library (release 38 or later) on the managed host.
+seealso:
+  - module: sm_fleet_report
+  - module: sm_keystore_info
+"""
+
+EXAMPLES = r"""
+- name: Report | everything TLS on this SM server
+  sm_tls_inventory:
+    stores:
+      - path: /opt/sm/Server/RUN/server.keystore
+        purpose: identity
+        label: server keystore (keystoreFile)
+        password: "{{ sm_server_keystore_password }}"
+        initial_passwords: ["{{ sm_server_keystore_initial_password }}"]
+        required: true
+      - path: /opt/sm/Server/RUN/cacerts
+        purpose: truststore
+        label: truststore (truststoreFile)
+        password: "{{ sm_server_truststore_password }}"
+        entries: notable
+    untrusted_cas:
+      - subject: "CN=Sample CA (fictitious),O=Service Manager sample"
+    known_cas: ["{{ lookup('ansible.builtin.file', smtls_ca_dir ~ '/ca.crt') }}"]
+    sm_ini: /opt/sm/Server/RUN/sm.ini
+    context:
+      name: "{{ inventory_hostname }}"
+      kind: server
+  register: sm_server_report
+"""
+
+RETURN = r"""
+stores:
+  description: One result per store, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The file.
+      type: str
+    purpose:
+      description: C(identity), C(truststore) or C(allowlist).
+      type: str
+    exists:
+      description: Whether the file exists.
+      type: bool
+    type:
+      description: Detected type, C(jks) or C(pkcs12).
+      type: str
+    password_used:
+      description:
+        - Which password opened it - C(configured), C(initial), C(well_known) - or C(unknown)
+          (none did; listed without the integrity check) or C(none) (no password given).
+      type: str
+    well_known_password:
+      description: Whether the password that opened it is a well-known one.
+      type: bool
+    entry_count:
+      description: Entries in the file.
+      type: int
+    entries:
+      description: The entries listed (see I(entries)), as M(sm_keystore_info) returns them
+        plus C(not_before), C(self_signed), C(untrusted), C(issued_by_untrusted), C(known_ca)
+        and C(issued_by_known_ca).
+      type: list
+      elements: dict
+    error:
+      description: Why the file could not be read or opened.
+      type: str
+    problem:
+      description: With I(error) - C(password) (no password given opens it) or C(unreadable).
+      type: str
+sm_ini:
+  description: SSL settings of C(sm.ini) (credentials masked), the encrypted and the plain
+    text credential names, and the SSL mode they put in effect.
+  returned: when I(sm_ini) is given
+  type: dict
+  sample:
+    path: /opt/sm/Server/RUN/sm.ini
+    exists: true
+    settings: {ssl: "1", ssl_reqClientAuth: "2", keystorePass: "********"}
+    encrypted: [keystorePass]
+    plain_passwords: []
+    mode: trusted_clients
+webtier:
+  description: The web tier's connection settings in effect (credentials masked), where
+    each came from, and what they put in effect (C(none), C(encryption),
+    C(client_certificate), C(trusted_signon)).
+  returned: when I(webtier_properties) or I(webtier_web_xml) is given
+  type: dict
+context:
+  description: I(context), unchanged.
+  returned: always
+  type: dict
+known_ca_count:
+  description: Certificates in I(known_cas) (0 when our CA does not exist yet).
+  returned: always
+  type: int
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_inventory as inv
+from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_webtier as webtier
+from ansible.module_utils import smtls_x509 as pki
+from ansible.module_utils.smtls_files import FileProblem, read_optional
+
+
+ARGUMENT_SPEC = dict(
+    stores=dict(type="list", elements="dict", default=[], options=dict(
+        path=dict(type="path", required=True),
+        purpose=dict(type="str", required=True, choices=["identity", "truststore", "allowlist"]),
+        label=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        initial_passwords=dict(type="list", elements="str", default=[], no_log=True),
+        type=dict(type="str", choices=list(ks.STORE_TYPES)),
+        required=dict(type="bool", default=False),
+        default_password_expected=dict(type="bool", default=False),
+        entries=dict(type="str", choices=["all", "notable"], default="all"),
+    )),
+    untrusted_cas=dict(type="list", elements="dict", default=[], options=dict(
+        alias=dict(type="str"),
+        sha256=dict(type="str"),
+        subject=dict(type="str"),
+        issuer=dict(type="str"),
+    )),
+    known_cas=dict(type="list", elements="str", default=[]),
+    well_known_passwords=dict(type="list", elements="str", no_log=True),
+    sm_ini=dict(type="path"),
+    webtier_properties=dict(type="path"),
+    webtier_web_xml=dict(type="path"),
+    context=dict(type="dict", default={}),
+)
+
+
+def read_file(path, what, result):
+    """The file's bytes, or None when absent (its directory too: a bundle not built yet);
+    a read problem is recorded in result."""
+    try:
+        data = read_optional(path, what) if os.path.isdir(os.path.dirname(path) or ".") else None
+    except FileProblem as exc:
+        result.update(error=str(exc), problem="unreadable")
+        return None
+    result["exists"] = data is not None
+    return data
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    p = module.params
+    try:
+        known_cas = [cert for pem in p["known_cas"] if pem and pem.strip()
+                     for cert in pki.parse_pem_certs(pem, "known CA certificate")]
+    except pki.PkiError as exc:
+        module.fail_json(msg=str(exc))
+    selectors = inv.Selectors(p["untrusted_cas"])
+    well_known = p["well_known_passwords"] or inv.WELL_KNOWN_PASSWORDS
+    result = dict(changed=False, stores=[], context=p["context"], known_ca_count=len(known_cas))
+    for store in p["stores"]:
+        found = {"exists": False}
+        data = read_file(store["path"], store.get("label") or "keystore", found)
+        facts = inv.read_store(store, data, selectors, known_cas, well_known)
+        facts.update(found)
+        result["stores"].append(facts)
+    if p["sm_ini"]:
+        ini = {"path": p["sm_ini"], "exists": False}
+        data = read_file(p["sm_ini"], "sm.ini", ini)
+        if data is not None:
+            ini.update(inv.read_sm_ini(data))
+        result["sm_ini"] = ini
+    if p["webtier_properties"] or p["webtier_web_xml"]:
+        tier = {"properties_file": p["webtier_properties"], "web_xml": p["webtier_web_xml"]}
+        files = {}
+        for key in ("webtier_properties", "webtier_web_xml"):
+            files[key] = read_file(p[key], key, tier) if p[key] else None
+        tier["exists"] = any(v is not None for v in files.values())
+        try:
+            tier.update(inv.read_webtier(files["webtier_properties"], files["webtier_web_xml"]))
+        except webtier.WebTierError as exc:
+            tier["error"] = "%s: %s" % (p["webtier_web_xml"], exc)
+        result["webtier"] = tier
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Helpers for the playbook tests on a demo fleet (imported by the tests and conftest)."""
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_HTTP_BASE, DEMO_HTTPS_BASE = 23080, 23443
+
+
+def run_playbook(fleet, name, *args, inventory=None, expect_ok=True):
+    """ansible-playbook on a demo fleet; name is a playbook of the repository or a path."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0")
+    path = name if os.path.isabs(str(name)) else ROOT / "playbooks" / name
+    command = [str(Path(sys.executable).parent / "ansible-playbook"),
+               "-i", str(inventory or ROOT / "inventories/demo"), str(path),
+               "-e", "smtls_demo_dir=%s" % fleet, "-e", "smtls_demo_http_base=%d" % DEMO_HTTP_BASE,
+               "-e", "smtls_demo_https_base=%d" % DEMO_HTTPS_BASE, *args]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
+    if expect_ok:
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    return proc
+
+
+REPORTS = ("report", "before-report", "expiring-report")
+
+
+def host_files(fleet, skip=("controller",) + REPORTS):
+    """Digest of every file on the demo hosts (the controller's directory, reports, logs aside)."""
+    digests = {}
+    for path in sorted(Path(fleet).rglob("*")):
+        parts = path.relative_to(fleet).parts
+        if (path.is_file() and parts[0] not in skip
+                and not path.name.endswith((".log", ".pid"))):
+            digests[str(path.relative_to(fleet))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def recap(output):
+    """{host: {ok, changed, unreachable, failed}} from the PLAY RECAP."""
+    hosts = {}
+    for line in output.split("PLAY RECAP")[-1].splitlines():
+        m = re.match(r"(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+                     line)
+        if m:
+            hosts[m.group(1)] = dict(zip(("ok", "changed", "unreachable", "failed"),
+                                         map(int, m.groups()[1:])))
+    return hosts
+
+
+def tree_digest(root):
+    digests = {}
+    for path in sorted(Path(root).rglob("*")):
+        skip = path.name.endswith((".log", ".pid")) or "standin-classes" in path.parts
+        if path.is_file() and not skip:
+            digests[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
