@@ -40,7 +40,15 @@ def smtls_written(results):
     return written
 
 
+def smtls_key_entry(entries, alias):
+    """The private-key entry a keystore serves: the one under alias, else the first one (the
+    vendor's sample under its own alias), else {} - as sm_keystore_info lists entries."""
+    keys = [e for e in entries or [] if e.get("kind") == "private_key"]
+    wanted = [e for e in keys if e.get("alias") == (alias or "").lower()]
+    return (wanted or keys or [{}])[0]
+
+
 class FilterModule(object):
     def filters(self):
         return {"smtls_in_dir": smtls_in_dir, "smtls_truststores_in": smtls_truststores_in,
-                "smtls_written": smtls_written}
+                "smtls_written": smtls_written, "smtls_key_entry": smtls_key_entry}
