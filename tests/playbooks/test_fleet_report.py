@@ -69,14 +69,9 @@ def findings(data):
 
 
 @pytest.fixture(scope="module")
-def fleet(demo_fleet):
-    return demo_fleet
-
-
-@pytest.fixture(scope="module")
-def before(fleet, demo_rollout):
+def before(fleet, rollout):
     """The report of the fresh fleet, made before the shared rollout (see conftest)."""
-    return dict(report(Path(fleet) / "before-report"), output=demo_rollout["report_before"])
+    return dict(report(Path(fleet) / "before-report"), output=rollout["report_before"])
 
 
 @pytest.fixture(scope="module")

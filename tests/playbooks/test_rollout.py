@@ -9,7 +9,6 @@ truststore in a real JSSE handshake, and -vvv output carries no secret.
 import base64
 from pathlib import Path
 
-import pytest
 from demofleet import recap
 
 from ansible.module_utils import smtls_keystore as ks
@@ -18,16 +17,6 @@ from ansible.module_utils import smtls_x509 as pki
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = ["demo-ca-passphrase", "demo-Server-ks1", "demo-Trust-ks1", "demo-Web-ks1",
            "demo-WebTrust-1", "demo-Clients-1", "demo-Win-ks1"]
-
-
-@pytest.fixture(scope="module")
-def fleet(demo_fleet):
-    return demo_fleet
-
-
-@pytest.fixture(scope="module")
-def rollout(demo_rollout):
-    return demo_rollout
 
 
 def test_check_mode_predicts_changes_on_every_host(rollout):

@@ -176,41 +176,36 @@ BAD_INPUT = [
 
 
 def _refused(fleet, tmp_path, extra):
-    """Runs the rollout with one bad input; the refusal, and whether any file changed."""
-    damaged = None
+    """The rollout run with one bad input (extra vars, or a named case set up here)."""
     if extra == "expired-ca":
         extra = {"smtls_ca_dir": str(_expired_ca(tmp_path))}
     elif extra == "short-passphrase":
         extra = {"smtls_ca_dir": str(tmp_path / "new-ca"), "smtls_ca_passphrase": "short"}
-    elif extra == "corrupt":
-        damaged = run_dir(fleet, "sm1.demo.invalid") / "cacerts"
-        original = _damage(damaged)
-        extra = {}
-    before = tree_digest(fleet)
-    try:
-        proc = run(fleet, "site.yml", "-e", json.dumps(extra), expect_rc=None)
-        return proc, tree_digest(fleet) == before
-    finally:
-        if damaged:
-            damaged.write_bytes(original)
+    return run(fleet, "site.yml", "-e", json.dumps(extra), expect_rc=None)
 
 
 @pytest.fixture(scope="module")
 def refusals(fleet, tmp_path_factory):
     """Every bad input tried at once (the preflight writes nothing, so the runs cannot
-    disturb each other) - except the corrupt file, which changes the fleet under the others
-    and runs alone. Each run is compared with the fleet as it was before all of them."""
-    before = tree_digest(fleet)
+    disturb each other) and compared with the fleet as it was before all of them - except
+    the corrupt truststore, which changes the fleet under the others and runs alone."""
     together = [c for c in BAD_INPUT if c[1] != "corrupt"]
+    before = tree_digest(fleet)
     with ThreadPoolExecutor(max_workers=3) as pool:
         runs = {c[0]: pool.submit(_refused, fleet, tmp_path_factory.mktemp("bad"), c[1])
                 for c in together}
-        results = {label: (future.result()[0], None) for label, future in runs.items()}
+        procs = {label: future.result() for label, future in runs.items()}
     unchanged = tree_digest(fleet) == before
-    results = {label: (proc, unchanged) for label, (proc, _) in results.items()}
-    for case in BAD_INPUT:
-        if case[1] == "corrupt":
-            results[case[0]] = _refused(fleet, tmp_path_factory.mktemp("bad"), case[1])
+    results = {label: (proc, unchanged) for label, proc in procs.items()}
+    damaged = run_dir(fleet, "sm1.demo.invalid") / "cacerts"
+    original = _damage(damaged)
+    try:
+        before = tree_digest(fleet)
+        proc = _refused(fleet, tmp_path_factory.mktemp("bad"), {})
+        results.update({c[0]: (proc, tree_digest(fleet) == before)
+                        for c in BAD_INPUT if c[1] == "corrupt"})
+    finally:
+        damaged.write_bytes(original)
     return results
 
 

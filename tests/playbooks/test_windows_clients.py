@@ -70,16 +70,6 @@ def ca_sha(fleet, name):
                                               name)[0])
 
 
-@pytest.fixture(scope="module")
-def fleet(demo_fleet):
-    return demo_fleet
-
-
-@pytest.fixture(scope="module")
-def rollout(demo_rollout):
-    return demo_rollout
-
-
 def test_every_windows_client_gets_a_private_bundle(rollout, fleet):
     assert set(recap(rollout["first"])) >= set(WINDOWS)
     for host in WINDOWS:
