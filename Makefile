@@ -54,7 +54,7 @@ test-python: venv-test
 	pytest -q tests/unit tests/interop tests/modules tests/standin
 
 test-playbooks: venv-test
-	pytest -q tests/playbooks
+	pytest -q --durations=12 tests/playbooks
 
 test-molecule: venv-test
 	.ci/molecule.sh

@@ -16,6 +16,6 @@ trap cleanup EXIT
 cleanup
 
 t .ci/build-images.sh
-for scenario in ${MOLECULE_SCENARIOS:-encryption client_auth trusted_clients trusted_signon walk}; do
+for scenario in ${MOLECULE_SCENARIOS:-encryption client_auth trusted_clients trusted_signon}; do
   t molecule test -s "$scenario"
 done
