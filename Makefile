@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo demo-reset report test test-python test-lint test-playbooks test-molecule bench bench-keystore bench-fleet venv venv-test clean
+.PHONY: demo demo-reset report test test-python test-lint test-playbooks test-fresh test-molecule bench bench-keystore bench-fleet venv venv-windows venv-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,17 @@ $(VENV)/.controller: requirements.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 
-$(VENV)/.test: requirements-test.txt requirements.txt | $(BIN)/python
-	$(BIN)/pip install -q -r requirements-test.txt
+# Windows delivery over WinRM only: the ansible.windows collection (PyPI `ansible` package)
+$(VENV)/.windows: requirements-windows.txt requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-windows.txt
 	touch $@ $(VENV)/.controller
 
+$(VENV)/.test: requirements-test.txt requirements-windows.txt requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-test.txt
+	touch $@ $(VENV)/.controller $(VENV)/.windows
+
 venv: $(VENV)/.controller
+venv-windows: $(VENV)/.windows
 venv-test: $(VENV)/.test
 
 ## demo: build the embedded demo fleet under .demo/, run the rollout on it, then the report
@@ -41,7 +47,7 @@ demo-reset:
 	rm -rf .demo
 
 ## test: everything CI runs
-test: test-lint test-python test-playbooks test-molecule
+test: test-lint test-python test-playbooks test-fresh test-molecule
 
 test-lint: venv-test
 	yamllint -s .
@@ -55,6 +61,11 @@ test-python: venv-test
 
 test-playbooks: venv-test
 	pytest -q --durations=12 tests/playbooks
+
+## test-fresh: the README's first command as a newcomer runs it - a fresh clone, a fresh .venv with
+## the controller requirements only, `make demo` twice (the second changes nothing), `make demo-reset`
+test-fresh: venv-test
+	pytest -q tests/fresh
 
 test-molecule: venv-test
 	.ci/molecule.sh

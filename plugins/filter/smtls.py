@@ -48,7 +48,42 @@ def smtls_key_entry(entries, alias):
     return (wanted or keys or [{}])[0]
 
 
+def smtls_module_available(name):
+    """Whether the controller can resolve the module (a collection's, by its full name): the
+    tasks that need a collection ansible-core lacks are loaded only when asked for, and the
+    preflight refuses early, with the fix, where the collection is missing."""
+    from ansible.plugins.loader import module_loader
+
+    return bool(module_loader.find_plugin_with_context(name).resolved)
+
+
+def _names(hosts, most=8):
+    hosts = list(hosts)
+    if not hosts:
+        return "none"
+    shown = ", ".join(hosts[:most])
+    return shown if len(hosts) <= most else "%s ... (+%d more)" % (shown, len(hosts) - most)
+
+
+def smtls_progress(batch, play_hosts, phase):
+    """One line of progress for a play that runs in serial batches: which hosts the batch
+    just finished, how many of the play's hosts are done, and which are left. Batches take
+    hosts in the play's order, so everything up to the batch's last host is done.
+
+    batch: ansible_play_batch; play_hosts: ansible_play_hosts_all; phase: what the play does.
+    """
+    batch, play_hosts = list(batch or []), list(play_hosts or [])
+    if not play_hosts:
+        return "%s: no hosts in this run" % phase
+    position = max([play_hosts.index(h) for h in batch if h in play_hosts] or [-1]) + 1
+    left = play_hosts[position:]
+    return "%s: done on %s - %d of %d hosts done; left: %s" % (
+        phase, _names(batch), position, len(play_hosts), _names(left))
+
+
 class FilterModule(object):
     def filters(self):
         return {"smtls_in_dir": smtls_in_dir, "smtls_truststores_in": smtls_truststores_in,
-                "smtls_written": smtls_written, "smtls_key_entry": smtls_key_entry}
+                "smtls_written": smtls_written, "smtls_key_entry": smtls_key_entry,
+                "smtls_module_available": smtls_module_available,
+                "smtls_progress": smtls_progress}

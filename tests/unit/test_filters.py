@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
-from smtls import smtls_in_dir, smtls_key_entry, smtls_truststores_in  # noqa: E402
+from smtls import (  # noqa: E402
+    smtls_in_dir, smtls_key_entry, smtls_module_available, smtls_progress, smtls_truststores_in)
 
 
 @pytest.mark.parametrize("path,base,expected", [
@@ -39,3 +40,27 @@ CA = {"alias": "smtls-ca", "kind": "trusted_cert", "chain_pem": "ca"}
 ])
 def test_the_key_entry_a_keystore_serves(entries, alias, expected):
     assert smtls_key_entry(entries, alias) == expected
+
+
+HOSTS = ["sm%d" % n for n in range(1, 13)]
+
+
+@pytest.mark.parametrize("batch,hosts,expected", [
+    (["sm1", "sm2"], HOSTS[:4], "SM servers: done on sm1, sm2 - 2 of 4 hosts done; left: sm3, sm4"),
+    (["sm3", "sm4"], HOSTS[:4], "SM servers: done on sm3, sm4 - 4 of 4 hosts done; left: none"),
+    # a host that failed in the batch is gone from it: the batch still ends where it ended
+    (["sm2"], HOSTS[:3], "SM servers: done on sm2 - 2 of 3 hosts done; left: sm3"),
+    (["sm1"], HOSTS, "SM servers: done on sm1 - 1 of 12 hosts done; left: sm2, sm3, sm4, sm5, "
+                     "sm6, sm7, sm8, sm9 ... (+3 more)"),
+    ([], [], "SM servers: no hosts in this run"),
+])
+def test_progress_says_what_is_done_and_what_is_left(batch, hosts, expected):
+    assert smtls_progress(batch, hosts, "SM servers") == expected
+
+
+def test_a_module_of_ansible_core_resolves_and_a_missing_collection_does_not():
+    from ansible.plugins.loader import init_plugin_loader
+
+    init_plugin_loader()  # as ansible-playbook does before any filter runs
+    assert smtls_module_available("ansible.builtin.copy")
+    assert not smtls_module_available("smtls_absent.nowhere.win_copy")
