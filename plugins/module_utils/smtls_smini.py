@@ -26,6 +26,9 @@ ENCRYPTED_BY_SM = ("changeencrkey", "upgradeencralg", "encryptionkey", "sqllogin
                    "ssl_trustedclientspwd", "idmsigningkey")
 MASTER_KEY = "smmasterkey"
 MASK = "********"
+# Any other parameter named like a credential is masked too (defence in depth: a site's own
+# password parameters, whether smtls sets them, removes them or leaves them alone).
+_SECRET_NAME = re.compile(r"pass|pwd|secret", re.I)
 _LINE = re.compile(r"^(\s*)(\*?)([A-Za-z_][A-Za-z0-9_.\-]*):(.*)$")
 
 
@@ -59,7 +62,8 @@ def parse(text):
 
 def masked_line(line):
     """The line as it may be shown: values of credentials and the master key hidden."""
-    if line.name and (line.encrypted or line.key in ENCRYPTED_BY_SM or line.key == MASTER_KEY):
+    if line.name and (line.encrypted or line.key in ENCRYPTED_BY_SM or line.key == MASTER_KEY
+                      or _SECRET_NAME.search(line.name)):
         return "%s%s:%s" % ("*" if line.encrypted else "", line.name, MASK)
     return line.raw.rstrip("\r\n")
 
@@ -101,7 +105,7 @@ def plan(text, wanted, secret_names=(), in_sync=lambda name: False):
     actions = []
 
     def show(name, value):
-        return MASK if name.lower() in secrets else value
+        return MASK if name.lower() in secrets or _SECRET_NAME.search(name) else value
 
     for name, value in wanted.items():
         if name.lower() == MASTER_KEY:

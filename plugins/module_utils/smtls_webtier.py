@@ -19,10 +19,29 @@ import xml.etree.ElementTree as ET
 
 MASK = "********"
 PRE_AUTH_FILTER = "preAuthenticationFilter"
+# Names whose values are secrets wherever they appear (keystorePassword, masterKey, Tomcat's
+# keystorePass / truststorePassword, ...): masked in every diff and action, whether smtls sets
+# the value, removes it, or only shows it as context - a removed line is as secret as an added one.
+_SECRET_NAME = re.compile(r"pass|pwd|secret|masterkey", re.I)
+_SECRET_ATTRIBUTE = re.compile(r"""(\s[\w:.-]*(?:pass|pwd|secret|masterkey)[\w:.-]*\s*=\s*)(["'])(.*?)\2""",
+                               re.I | re.S)
+_PARAM_PAIR = re.compile(r"(<param-name>\s*(.*?)\s*</param-name>\s*<param-value>)(.*?)(</param-value>)",
+                         re.S)
 
 
 class WebTierError(Exception):
     pass
+
+
+def is_secret_name(name, secret_names=()):
+    return name in secret_names or bool(_SECRET_NAME.search(name or ""))
+
+
+def masked_xml(text):
+    """XML as it may be shown: secret-named attributes and init/context parameters masked."""
+    text = _SECRET_ATTRIBUTE.sub(lambda m: m.group(1) + m.group(2) + MASK + m.group(2), text)
+    return _PARAM_PAIR.sub(lambda m: m.group(1) + (MASK if is_secret_name(m.group(2)) else m.group(3))
+                           + m.group(4), text)
 
 
 # --- webtier.properties ------------------------------------------------------------
@@ -123,7 +142,7 @@ def plan_properties(text, wanted, secret_names=(), in_sync=lambda name, current:
     secrets = set(secret_names)
 
     def show(key, value):
-        return MASK if key in secrets else value
+        return MASK if is_secret_name(key, secrets) else value
 
     for key, value in wanted.items():
         indexes = [i for i, g in enumerate(groups) if _split_property(g)[0] == key]
@@ -155,7 +174,7 @@ def masked_properties(text, secret_names):
     lines = []
     for group in _logical_lines(text):
         key, _value = _split_property(group)
-        if key is not None and (key in secret_names or key.lower() == "masterkey"):
+        if key is not None and is_secret_name(key, secret_names):
             lines.append("%s=%s" % (key, MASK))
         else:
             lines.append("".join(group).rstrip("\r\n"))
@@ -202,8 +221,9 @@ def plan_context_params(text, wanted):
                 new_block = block.group(0).replace(
                     "</param-name>", "</param-name><param-value>%s</param-value>" % _xml_text(value), 1)
             text = text[:block.start()] + new_block + text[block.end():]
+            was = _xml_unescape(current.group(2).strip()) if current else ""
             actions.append("set context-param %s=%s (was %s)" % (
-                name, value, _xml_unescape(current.group(2).strip()) if current else ""))
+                name, MASK if is_secret_name(name) else value, MASK if is_secret_name(name) else was))
             continue
         end = text.rfind("</web-app>")
         if end < 0:
@@ -217,7 +237,7 @@ def plan_context_params(text, wanted):
                      newline, indent, newline))
         insert_at = existing[-1].end() if existing else end
         text = text[:insert_at] + block + text[insert_at:]
-        actions.append("add context-param %s=%s" % (name, value))
+        actions.append("add context-param %s=%s" % (name, MASK if is_secret_name(name) else value))
     return text, actions
 
 

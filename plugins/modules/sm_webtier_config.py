@@ -183,17 +183,18 @@ def plan_files(p):
         old = _read_text(p["web_xml"], "web.xml")
         web.check_xml(old, p["web_xml"])
         new, actions = web.plan_context_params(old, p["context_params"])
-        plans.append((p["web_xml"], old, new, actions, old, new))
+        plans.append((p["web_xml"], old, new, actions, web.masked_xml(old), web.masked_xml(new)))
     if p["application_context"] and p["pre_authentication"] is not None:
         old = _read_text(p["application_context"], "application-context.xml")
         web.check_xml(old, p["application_context"])
         new, actions = web.plan_pre_authentication(old, p["pre_authentication"])
-        plans.append((p["application_context"], old, new, actions, old, new))
+        plans.append((p["application_context"], old, new, actions, web.masked_xml(old),
+                      web.masked_xml(new)))
     if p["server_xml"] and p["tomcat_authentication"] is not None:
         old = _read_text(p["server_xml"], "server.xml")
         web.check_xml(old, p["server_xml"])
         new, actions = web.plan_tomcat_authentication(old, p["tomcat_authentication"])
-        plans.append((p["server_xml"], old, new, actions, old, new))
+        plans.append((p["server_xml"], old, new, actions, web.masked_xml(old), web.masked_xml(new)))
     for path, _old, new, _actions, _shown_old, _shown_new in plans:
         if path.endswith(".xml"):
             web.check_xml(new, path)

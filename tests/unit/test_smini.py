@@ -102,3 +102,11 @@ def test_values_with_line_breaks_are_refused():
 def test_comment_lines_that_look_like_parameters_are_not_touched():
     new, _, changed = smini.plan("#ssl:0\nssl:0\n", {"ssl": "1"})
     assert new == "#ssl:0\nssl:1\n" and changed
+
+
+def test_credential_named_parameters_are_masked_even_when_smtls_does_not_manage_them():
+    text = "sqlpassword:db-Secret-1\nmyapp_pwd:app-Secret-2\nssl:1\n"
+    shown = smini.masked_text(smini.parse(text))
+    assert "db-Secret-1" not in shown and "app-Secret-2" not in shown and "ssl:1" in shown
+    _new, actions, _changed = smini.plan(text, {"sqlpassword": None, "myapp_pwd": "app-Secret-3"})
+    assert not any("Secret" in action for action in actions), actions

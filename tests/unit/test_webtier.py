@@ -118,3 +118,51 @@ def test_no_ajp_connector_is_an_error_for_tso():
 def test_broken_xml_is_refused():
     with pytest.raises(web.WebTierError, match="not well-formed"):
         web.check_xml("<web-app><context-param></web-app>", "web.xml")
+
+
+PASSWORD = "Old-Secret-9"
+
+
+def test_a_removed_password_line_is_masked_in_actions_and_diff():
+    """A mode change that drops keystorePassword no longer passes it as a password: the line
+    it removes is still a secret (it once leaked into --diff and diff.before at -vvv)."""
+    text = "ssl=true\nkeystorePassword=%s\nkeystore=/WEB-INF/web.keystore\n" % PASSWORD
+    new, actions = web.plan_properties(text, {"keystorePassword": None, "keystore": None})
+    assert new == "ssl=true\n"
+    assert actions == ["remove keystorePassword", "remove keystore"]
+    shown = web.masked_properties(text, set())
+    assert PASSWORD not in shown and "keystorePassword=********" in shown
+    new, actions = web.plan_properties("truststorePassword=a\n", {"truststorePassword": PASSWORD})
+    assert actions == ["set truststorePassword=******** (was ********)"]
+
+
+@pytest.mark.parametrize("xml", [
+    # Tomcat's HTTPS connector in server.xml, both quote styles, and a JSSE truststore password
+    '<Connector port="8443" keystoreFile="conf/t.jks" keystorePass="%s" />' % PASSWORD,
+    "<Connector port='8443' truststorePassword='%s'\n certificateKeystorePassword=\"x%s\"/>"
+    % (PASSWORD, PASSWORD),
+    # a web tier parameter given as a servlet init-param or a context-param
+    "<init-param><param-name>keystorePassword</param-name>\n  <param-value>%s</param-value>"
+    "</init-param>" % PASSWORD,
+    "<context-param>\n <param-name>masterKey</param-name>\n <param-value>%s</param-value>\n"
+    "</context-param>" % PASSWORD,
+])
+def test_secrets_in_xml_files_are_masked_for_display(xml):
+    shown = web.masked_xml(xml)
+    assert PASSWORD not in shown and web.MASK in shown
+
+
+def test_xml_masking_leaves_other_values_alone():
+    xml = ('<Connector port="8009" protocol="AJP/1.3" tomcatAuthentication="false" />'
+           "<context-param><param-name>serverHost</param-name><param-value>sm1</param-value>"
+           "</context-param>")
+    assert web.masked_xml(xml) == xml
+
+
+def test_context_param_actions_mask_secret_names():
+    xml = ("<web-app><context-param><param-name>keystorePassword</param-name>"
+           "<param-value>%s</param-value></context-param></web-app>" % PASSWORD)
+    _new, actions = web.plan_context_params(xml, {"keystorePassword": "New-Secret-1"})
+    assert actions == ["set context-param keystorePassword=******** (was ********)"]
+    _new, actions = web.plan_context_params("<web-app></web-app>", {"sslPassword": "New-Secret-1"})
+    assert "New-Secret-1" not in actions[0]
