@@ -37,6 +37,59 @@ def read_optional(path, what):
         raise FileProblem("%s: cannot read %s: %s" % (what, path, exc))
 
 
+_FS_IOC_GETFLAGS = 0x80086601  # linux/fs.h, as on every 64-bit Linux
+_FS_IMMUTABLE_FL, _FS_APPEND_FL = 0x10, 0x20
+# room kept free on top of the new file and its backup
+_SPARE_BYTES = 1024 * 1024
+
+
+def _inode_flags(path):
+    """chattr flags of path, or 0 where the file system does not say."""
+    try:
+        import fcntl
+        import struct
+
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            return struct.unpack("l", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, struct.pack("l", 0)))[0]
+        finally:
+            os.close(fd)
+    except (ImportError, OSError, IOError):
+        return 0
+
+
+def check_writable(path, what, size=0, backup=False):
+    """Refuse, before any write, what an atomic write of path would trip on: a directory
+    that cannot take the temp file, an immutable or append-only file or directory (root is
+    refused too), a read-only file system, too little free space for the new file (and its
+    backup). The message names the file and the fix."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileProblem("%s: directory %s does not exist (check the installation path "
+                          "variables)" % (what, directory))
+    for target in (path, directory):
+        if os.path.exists(target) and _inode_flags(target) & (_FS_IMMUTABLE_FL | _FS_APPEND_FL):
+            raise FileProblem("%s: %s is immutable or append-only (chattr +i/+a), so it cannot "
+                              "be replaced. Fix: chattr -i -a %s, or leave it out of the "
+                              "rollout" % (what, target, target))
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise FileProblem("%s: this user cannot create files in %s (needed to replace %s "
+                          "atomically). Fix: become root (become: true) or fix its permissions"
+                          % (what, directory, os.path.basename(path)))
+    try:
+        stats = os.statvfs(directory)
+    except OSError:
+        return
+    if stats.f_flag & getattr(os, "ST_RDONLY", 1):
+        raise FileProblem("%s: %s is on a read-only file system. Fix: remount it read-write"
+                          % (what, directory))
+    needed = size * (2 if backup and os.path.exists(path) else 1) + _SPARE_BYTES
+    if stats.f_bavail * stats.f_frsize < needed:
+        raise FileProblem("%s: not enough free space in %s for %s and its backup (%d bytes "
+                          "needed). Fix: free space on that file system" % (what, directory,
+                                                                         os.path.basename(path), needed))
+
+
 def write_atomic(module, path, data, backup=False, mode=0o600):
     """Write via a temp file in the same directory and rename over the target.
 

@@ -113,7 +113,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_smini as smini
-from ansible.module_utils.smtls_files import FileProblem, read_optional, write_atomic
+from ansible.module_utils.smtls_files import FileProblem, check_writable, read_optional, write_atomic
 
 ARGUMENT_SPEC = dict(
     path=dict(type="path", required=True),
@@ -131,6 +131,14 @@ def keystore_opens(path, password):
     try:
         ks.load(data, password)
     except ks.KeystoreError:
+        return False
+    return True
+
+
+def _encodes(value, encoding):
+    try:
+        value.encode(encoding)
+    except UnicodeEncodeError:
         return False
     return True
 
@@ -164,6 +172,19 @@ def main():
         lines = smini.parse(text)
         values, encrypted = smini.current_values(lines)
         new_text, actions, changed = smini.plan(text, wanted, p["passwords"].keys(), in_sync)
+        # the file keeps its encoding; what cannot be written is refused before any write
+        encoding = "utf-8" if data == text.encode("utf-8") else "latin-1"
+        if changed:
+            try:
+                new_data = new_text.encode(encoding)
+            except UnicodeEncodeError:
+                names = [n for n, v in wanted.items()
+                         if v is not None and not _encodes(v, encoding)]
+                raise FileProblem("%s is %s-encoded, and the new value of %s has characters "
+                                  "%s lacks. Fix: choose a value within %s, or convert sm.ini "
+                                  "to UTF-8 first" % (path, encoding, ", ".join(names) or "a "
+                                                      "parameter", encoding, encoding))
+            check_writable(path, "sm.ini", len(new_data), p["backup"])
     except (smini.SmIniError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
     result = dict(changed=changed, actions=actions, encrypted=encrypted, path=path,
@@ -174,8 +195,7 @@ def main():
                               after=smini.masked_text(smini.parse(new_text)),
                               before_header=path, after_header=path)
     if changed and not module.check_mode:
-        encoding = "utf-8" if data == text.encode("utf-8") else "latin-1"
-        backup_file = write_atomic(module, path, new_text.encode(encoding), backup=p["backup"])
+        backup_file = write_atomic(module, path, new_data, backup=p["backup"])
         if backup_file:
             result["backup_file"] = backup_file
     module.exit_json(**result)

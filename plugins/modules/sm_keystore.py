@@ -263,7 +263,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_keystore_state as state
 from ansible.module_utils import smtls_x509 as pki
-from ansible.module_utils.smtls_files import FileProblem, apply_file_args, read_optional, write_atomic
+from ansible.module_utils.smtls_files import (FileProblem, apply_file_args, check_writable, read_optional,
+                                              write_atomic)
 
 
 def build_spec(params, path):
@@ -376,6 +377,11 @@ def main():
             result["diff"] = dict(before="\n".join(plan.before) + "\n",
                                   after="\n".join(plan.after) + "\n",
                                   before_header=path, after_header=path)
+        # what the writes below would trip on is refused first, in check mode too
+        if plan.write:
+            check_writable(path, "keystore", len(data or b"") + 65536, params["backup"])
+        if new_pending:
+            check_writable(pending_path, "pending key", 65536)
         if module.check_mode:
             module.exit_json(**result)
         if plan.write:

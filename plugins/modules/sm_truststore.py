@@ -163,7 +163,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_keystore_state as state
 from ansible.module_utils import smtls_x509 as pki
-from ansible.module_utils.smtls_files import FileProblem, apply_attributes, read_optional, write_atomic
+from ansible.module_utils.smtls_files import (FileProblem, apply_attributes, check_writable, read_optional,
+                                              write_atomic)
 
 
 ARGUMENT_SPEC = dict(
@@ -218,7 +219,10 @@ def main():
                 _store, opened_with = state.open_keystore(
                     data, spec["password"], [store["password"]], store["path"])
                 spec.update(password=opened_with, new_password=None)
-            plans.append((store, state.plan(data, spec)))
+            plan = state.plan(data, spec)
+            if plan.write:
+                check_writable(store["path"], "truststore", len(data or b"") + 65536, p["backup"])
+            plans.append((store, plan))
     except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
     changed = False

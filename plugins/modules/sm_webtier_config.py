@@ -120,10 +120,12 @@ files:
       type: str
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_webtier as web
-from ansible.module_utils.smtls_files import FileProblem, read_optional, write_atomic
+from ansible.module_utils.smtls_files import FileProblem, check_writable, read_optional, write_atomic
 
 ARGUMENT_SPEC = dict(
     properties_file=dict(type="path"),
@@ -206,6 +208,10 @@ def main():
     p = module.params
     try:
         plans = plan_files(p)
+        # every file this call changes can be replaced, before the first write
+        for path, old, new, _actions, _shown_old, _shown_new in plans:
+            if old != new:
+                check_writable(path, os.path.basename(path), len(new.encode("utf-8")), p["backup"])
     except (web.WebTierError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
     files, diffs, changed = [], [], False
