@@ -16,6 +16,7 @@ __metaclass__ = type
 import datetime
 import ipaddress
 import os
+import re
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -160,9 +161,26 @@ def key_pem(key, passphrase=None):
 # --- names ----------------------------------------------------------------------
 
 
-def normalise_names(dns=None, ips=None):
-    """Sorted, de-duplicated DNS names (lowercase) and IP addresses (canonical)."""
+_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _valid_dns_name(name):
+    """A host name (RFC 1123 labels), optionally one leading wildcard label."""
+    labels = name.split(".")
+    if labels[0] == "*" and len(labels) > 2:
+        labels = labels[1:]
+    return len(name) <= 253 and all(_DNS_LABEL.match(label) for label in labels)
+
+
+def normalise_names(dns=None, ips=None, validate=True):
+    """Sorted, de-duplicated DNS names (lowercase) and IP addresses (canonical); a name that
+    is neither a valid DNS name nor an IP address is refused (it would be put into the SAN)."""
     dns_out = sorted({d.strip().lower().rstrip(".") for d in (dns or []) if d and d.strip()})
+    bad = [name for name in dns_out if validate and not _valid_dns_name(name)]
+    if bad:
+        raise PkiError("%s is not a valid DNS name (letters, digits and hyphens in dot-separated "
+                       "labels; an IP address goes into the ip_addresses list)"
+                       % ", ".join(repr(b) for b in bad))
     ip_out = set()
     for value in ips or []:
         try:
@@ -177,8 +195,9 @@ def cert_names(cert):
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return [], []
+    # names a certificate already carries are read as they are, valid or not
     return normalise_names(san.get_values_for_type(x509.DNSName),
-                           [str(i) for i in san.get_values_for_type(x509.IPAddress)])
+                           [str(i) for i in san.get_values_for_type(x509.IPAddress)], validate=False)
 
 
 def sans_list(cert):

@@ -150,3 +150,16 @@ def test_csr_carries_names_and_is_checked(host_key):
 def test_small_rsa_keys_are_refused():
     with pytest.raises(pki.PkiError, match="under 2048"):
         pki.generate_key("rsa", 1024)
+
+
+@pytest.mark.parametrize("name", ["bad name!", "under_score.example.com", "-lead.example.com",
+                                  "a" * 64 + ".example.com", "two..dots.example.com", "*.*.example.com"])
+def test_an_invalid_dns_name_is_refused_before_it_reaches_a_certificate(name):
+    with pytest.raises(pki.PkiError, match="is not a valid DNS name"):
+        pki.normalise_names([name], [])
+
+
+@pytest.mark.parametrize("name", ["sm1.example.com", "SM1.Example.COM.", "*.sm.example.com", "localhost",
+                                  "xn--bcher-kva.example"])
+def test_valid_dns_names_pass(name):
+    assert pki.normalise_names([name], [])[0] == [name.lower().rstrip(".")]
