@@ -14,6 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+import json
 import xml.etree.ElementTree as ET
 
 from ansible.module_utils import smtls_keystore as ks
@@ -249,3 +251,28 @@ def webtier_mode(settings):
     if settings.get("isCustomAuthenticationUsed", "true").strip().lower() == "false":
         return "trusted_signon"
     return "client_certificate"
+
+
+# --- the last successful probe -----------------------------------------------------------
+
+# The record sm_pending_restart (state absent, probe_record) leaves on the host when the
+# rollout's handshake probes proved it: {"format": PROBE_FORMAT, "last_success": ISO time}.
+PROBE_FORMAT = "smtls-probe/1"
+
+
+def read_probe_record(data):
+    """{"last_success": ISO time (UTC, ending in Z)} of a probe record; ValueError when the
+    file is not one."""
+    try:
+        record = json.loads(_decode(data))
+        when = record["last_success"]
+        if not isinstance(when, str):
+            raise TypeError(when)
+        parsed = datetime.datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except (ValueError, KeyError, TypeError):
+        raise ValueError("not a smtls probe record (remove it; the next successful probe "
+                         "writes it again)")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=pki.UTC)
+    stamp = parsed.astimezone(pki.UTC).replace(microsecond=0).isoformat()
+    return {"last_success": stamp.replace("+00:00", "Z")}

@@ -10,7 +10,8 @@ functions; the sm_fleet_report module reads the old files, calls in and writes.
 
 Days to expiry are whole days counted down from the report time, so the content (and the
 files) change when a day passes, and not otherwise; the time of generation is kept out of
-the comparison (see `same_content`).
+the comparison (see `same_content`). The same report also renders as Prometheus metrics
+(`render_prom`, for node_exporter's textfile collector).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -308,6 +309,12 @@ def _host_from_record(record, clients, at):
             if wanted and tier.get("mode") != wanted:
                 findings.append(_finding("mode_drift", "the web tier settings put %s in effect, "
                                          "mode %s needs %s" % (tier.get("mode"), mode, wanted)))
+    probe = record.get("probe")
+    if probe is not None:
+        # the time the rollout's handshake probes last proved this host (None: never recorded)
+        host["probe"] = {"path": probe.get("path"), "last_success": probe.get("last_success")}
+        if probe.get("error"):
+            findings.append(_finding("store_unreadable", "probe record: %s" % probe["error"]))
     return host
 
 
@@ -391,6 +398,128 @@ def summary_lines(report):
 
 def render_json(report):
     return json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# --- Prometheus metrics ----------------------------------------------------------------------
+#
+# The report as the Prometheus text exposition format (version 0.0.4), for node_exporter's
+# textfile collector: no client-side timestamps, one HELP and TYPE per family, every family's
+# samples together and with the same label names, no two samples with the same labels.
+# A pure function of the report: the same report renders the same bytes, so the .prom file
+# changes exactly when the JSON does. Times count from the report's generated_at (kept while
+# the content stays the same). docs/metrics.md describes every metric.
+
+CERTIFICATE_LABELS = ("host", "kind", "store", "purpose", "alias", "subject", "usage")
+
+# (name, help, label names), in the order of the file. Every family is a gauge.
+METRICS = (
+    ("smtls_report_generated_timestamp_seconds",
+     "When the fleet report was generated (unix time; kept while its content stays the same).",
+     ()),
+    ("smtls_host_read_ok",
+     "1 when the report read the host (for a Windows client, its bundle on the controller); "
+     "0 when it failed or was left out of the run.",
+     ("host", "kind")),
+    ("smtls_host_findings",
+     "Findings of the fleet report on the host, by severity (0 included).",
+     ("host", "kind", "severity")),
+    ("smtls_host_ssl_mode_info",
+     "Always 1: the SSL mode the host's settings put in effect (mode; unknown when not read) "
+     "and the mode the inventory asks for (inventory_mode).",
+     ("host", "kind", "mode", "inventory_mode")),
+    ("smtls_host_probe_last_success_timestamp_seconds",
+     "When the rollout's TLS handshake probes last proved the host (unix time); 0 when no "
+     "successful probe is recorded. Absent for hosts smtls does not probe (Windows clients).",
+     ("host", "kind")),
+    ("smtls_certificate_not_after_timestamp_seconds",
+     "The certificate's notAfter (unix time).",
+     CERTIFICATE_LABELS),
+    ("smtls_certificate_expiry_seconds",
+     "Seconds from the report's generation to the certificate's notAfter (negative once "
+     "expired).",
+     CERTIFICATE_LABELS),
+)
+METRIC_NAMES = tuple(name for name, _help, _labels in METRICS)
+
+
+def _unix(text):
+    return int((_parse_time(text) - datetime.datetime(1970, 1, 1, tzinfo=pki.UTC)).total_seconds())
+
+
+def _escape_label(value):
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _escape_help(text):
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def certificate_usage(store, entry):
+    """What a certificate is to the host: own (its identity), ca (our CA), client (an allowed
+    client), untrusted (an untrusted CA or what it issued), other."""
+    if entry.get("untrusted") or entry.get("issued_by_untrusted"):
+        return "untrusted"
+    if store.get("purpose") == "identity" and entry.get("kind") == "private_key":
+        return "own"
+    if entry.get("known_ca"):
+        return "ca"
+    if store.get("purpose") == "allowlist":
+        return "client"
+    return "other"
+
+
+def metric_samples(report):
+    """{metric name: [(labels dict, value)]} of a report, in file order."""
+    generated = _unix(report["generated_at"])
+    samples = {name: [] for name in METRIC_NAMES}
+    samples["smtls_report_generated_timestamp_seconds"].append(({}, generated))
+    for host in report["hosts"]:
+        who = {"host": host["name"], "kind": host["kind"]}
+        read = host.get("read") in ("host", "controller")
+        samples["smtls_host_read_ok"].append((who, 1 if read else 0))
+        counts = host.get("counts") or {}
+        for severity in SEVERITIES:
+            samples["smtls_host_findings"].append((dict(who, severity=severity),
+                                                   counts.get(severity, 0)))
+        mode = host.get("mode") or {}
+        samples["smtls_host_ssl_mode_info"].append((dict(
+            who, mode=mode.get("in_effect") or "unknown",
+            inventory_mode=mode.get("inventory") or "unknown"), 1))
+        if "probe" in host:
+            when = host["probe"].get("last_success")
+            samples["smtls_host_probe_last_success_timestamp_seconds"].append(
+                (who, _unix(when) if when else 0))
+        for store in host.get("stores") or []:
+            for entry in store.get("entries") or []:
+                if not entry.get("not_after"):
+                    continue
+                labels = dict(who, store=store.get("path") or _store_name(store),
+                              purpose=store.get("purpose") or "", alias=entry.get("alias") or "",
+                              subject=entry.get("subject") or "",
+                              usage=certificate_usage(store, entry))
+                not_after = _unix(entry["not_after"])
+                samples["smtls_certificate_not_after_timestamp_seconds"].append((labels, not_after))
+                samples["smtls_certificate_expiry_seconds"].append((labels, not_after - generated))
+    return samples
+
+
+def render_prom(report):
+    """The report's metrics in the Prometheus text exposition format."""
+    samples = metric_samples(report)
+    lines = []
+    for name, text, label_names in METRICS:
+        lines.append("# HELP %s %s" % (name, _escape_help(text)))
+        lines.append("# TYPE %s gauge" % name)
+        seen = set()
+        for labels, value in samples[name]:
+            key = tuple(str(labels[label]) for label in label_names)
+            if key in seen:  # the same store listed twice: one series, the first
+                continue
+            seen.add(key)
+            rendered = ",".join('%s="%s"' % (label, _escape_label(labels[label]))
+                                for label in label_names)
+            lines.append("%s%s %d" % (name, "{%s}" % rendered if rendered else "", value))
+    return "\n".join(lines) + "\n"
 
 
 # --- HTML ----------------------------------------------------------------------------------
@@ -651,17 +780,25 @@ def _settings_table(host):
     return "".join(blocks)
 
 
+def _probe_text(host):
+    if "probe" not in host:
+        return ""
+    when = host["probe"].get("last_success")
+    return (" Last proven by a TLS handshake: %s." % when if when
+            else " No successful TLS handshake probe recorded.")
+
+
 def _host_section(host, index):
     return (
         '<section class="host %s" id="host-%d" data-host="%s"><h2>%s <span class="muted">%s</span> '
-        '%s</h2><p>Mode: <b>%s</b> in the inventory, <b>%s</b> in effect. %s</p>%s%s%s%s</section>'
+        '%s</h2><p>Mode: <b>%s</b> in the inventory, <b>%s</b> in effect. %s%s</p>%s%s%s%s</section>'
         % (_status_class(host["status"]), index, e(host["name"]), e(host["name"]),
            e(KINDS.get(host["kind"], host["kind"])), _badges(host["counts"]),
            e(host["mode"].get("inventory") or "unknown"), e(host["mode"].get("in_effect") or "unknown"),
            e({"host": "Read from the host.", "controller": "From the controller's records.",
               "not_read": "Not read.", "not_in_run": "Not in this run."}.get(host["read"], "")),
-           _findings_html(host), _stores_table(host), _entries_table(host, index),
-           _settings_table(host)))
+           e(_probe_text(host)), _findings_html(host), _stores_table(host),
+           _entries_table(host, index), _settings_table(host)))
 
 
 def _legend():

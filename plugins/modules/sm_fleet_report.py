@@ -24,6 +24,11 @@ description:
     generation is not part of that comparison - a run that finds the same fleet keeps the
     files, and their time, as they are. Days to expiry count down, so the content changes
     once a day.
+  - With I(metrics_file), the same state is also written as Prometheus metrics (text
+    exposition format, for node_exporter's textfile collector; see C(docs/metrics.md)) -
+    certificates' expiry, findings by severity, the SSL mode in effect, the last successful
+    probe and whether each host was read, per host. Its times count from the report's time
+    of generation, so it is rewritten exactly when the JSON is.
   - Check mode decides the same without writing; the diff lists the findings.
 version_added: "1.0.0"
 author: smtls contributors
@@ -55,6 +60,13 @@ options:
     description: Title of the report.
     type: str
     default: smtls fleet report
+  metrics_file:
+    description:
+      - Also write the report as Prometheus metrics to this file (its directory is created
+        when absent). Name it C(*.prom) for node_exporter's textfile collector; it is written
+        atomically through a hidden temporary file the collector ignores. Not written when
+        omitted.
+    type: path
   fail_on:
     description: Fail (after writing the report) when a finding of this severity or worse exists.
     type: str
@@ -78,6 +90,7 @@ EXAMPLES = r"""
     expected:
       server: "{{ groups['sm_servers'] }}"
     run_hosts: "{{ ansible_play_hosts_all }}"
+    metrics_file: "{{ playbook_dir }}/../.smtls/report/smtls.prom"
   run_once: true
   delegate_to: localhost
 """
@@ -92,6 +105,11 @@ html_file:
   description: The HTML report.
   returned: always
   type: str
+metrics_file:
+  description: The Prometheus metrics file (with I(metrics_file)).
+  returned: when I(metrics_file) is given
+  type: str
+  sample: /srv/smtls/.smtls/report/smtls.prom
 generated_at:
   description: The time in the files (kept from the last run when nothing else changed).
   returned: always
@@ -136,6 +154,7 @@ ARGUMENT_SPEC = dict(
     expected=dict(type="dict", default={}),
     run_hosts=dict(type="list", elements="str"),
     title=dict(type="str", default="smtls fleet report"),
+    metrics_file=dict(type="path"),
     fail_on=dict(type="str", choices=["never", "critical", "warning"], default="never"),
 )
 
@@ -156,6 +175,9 @@ def main():
         report = report_engine.build(p["records"], p["expected"], p["run_hosts"], title=p["title"])
         old_json = read_optional(json_file, "fleet report") if os.path.isdir(p["dest"]) else None
         old_html = read_optional(html_file, "fleet report") if os.path.isdir(p["dest"]) else None
+        metrics_file = os.path.abspath(p["metrics_file"]) if p["metrics_file"] else None
+        old_prom = (read_optional(metrics_file, "fleet metrics")
+                    if metrics_file and os.path.isdir(os.path.dirname(metrics_file)) else None)
     except (report_engine.ReportError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
     old = old_report(old_json)
@@ -163,10 +185,14 @@ def main():
         report["generated_at"] = old["generated_at"]  # nothing new: keep the files as they are
     files = [(json_file, report_engine.render_json(report).encode("utf-8"), old_json),
              (html_file, report_engine.render_html(report).encode("utf-8"), old_html)]
+    if metrics_file:
+        # a pure function of the report: rewritten exactly when the JSON is
+        files.append((metrics_file, report_engine.render_prom(report).encode("utf-8"), old_prom))
     written = [path for path, data, before in files if data != before]
     if written and not module.check_mode:
-        if not os.path.isdir(p["dest"]):
-            os.makedirs(p["dest"], 0o755)
+        for path in written:
+            if not os.path.isdir(os.path.dirname(path)):
+                os.makedirs(os.path.dirname(path), 0o755)
         for path, data, _before in files:
             if path in written:
                 # the report holds no secret: readable like any other document
@@ -175,6 +201,8 @@ def main():
     result = dict(changed=bool(written), json_file=json_file, html_file=html_file,
                   generated_at=report["generated_at"], summary=report["summary"],
                   findings=findings, written=written)
+    if metrics_file:
+        result["metrics_file"] = metrics_file
     if module._diff:
         result["diff"] = dict(before="\n".join(report_engine.summary_lines(old)) + "\n",
                               after="\n".join(report_engine.summary_lines(report)) + "\n",

@@ -19,6 +19,9 @@ description:
     C(pending). C(absent) clears it after a restart proved the host. C(rollback) puts every
     recorded file back from its backup (a file that did not exist before is removed) and
     clears the record.
+  - With I(probe_record), C(absent) also records on the host the time of the successful
+    handshake probes that proved it (for the fleet report's metrics, see M(sm_tls_inventory)).
+    Bookkeeping, like arming - not reported as a change.
   - With I(arm), C(present) writes the record before a run starts writing, so a run killed
     between a write and its record still leaves a restart due; the run that armed it clears
     the arming when it wrote nothing. Arming reports no change, being bookkeeping.
@@ -49,6 +52,14 @@ options:
   run:
     description: This run's id; a record armed by another run is due, one armed by this run is not.
     type: str
+  probe_record:
+    description:
+      - Only with C(absent), given when the probes ran and passed - the file that records the
+        time of the host's last successful probe (JSON, UTC, no secret; a new file gets mode
+        0640). Written on every call, even when no restart was recorded
+        (C(smtls_probe=always)); never counted as a change, and a failure to write it is a
+        warning, not an error. Not written in check mode.
+    type: path
   state:
     description: C(present), C(absent) or C(rollback).
     type: str
@@ -67,6 +78,12 @@ EXAMPLES = r"""
     files: "{{ written_files }}"
   register: pending
 
+- name: Apply | proven, nothing pending any more (and when it was proven)
+  sm_pending_restart:
+    path: /opt/sm/Server/RUN/.smtls-restart-pending
+    state: absent
+    probe_record: /opt/sm/Server/RUN/.smtls-last-probe
+
 - name: Apply | roll back after a failed probe
   sm_pending_restart:
     path: /opt/sm/Server/RUN/.smtls-restart-pending
@@ -83,6 +100,11 @@ files:
   returned: always
   type: list
   elements: dict
+probe_recorded:
+  description: With I(probe_record), the time of the successful probe recorded (ISO 8601 UTC).
+  returned: with absent and probe_record, outside check mode
+  type: str
+  sample: "2030-01-01T12:00:00Z"
 restored:
   description: With C(rollback), what was put back (C(restored)) or removed (C(removed)).
   returned: with rollback
@@ -90,6 +112,7 @@ restored:
   elements: str
 """
 
+import datetime
 import json
 import os
 import shutil
@@ -105,6 +128,7 @@ ARGUMENT_SPEC = dict(
     )),
     arm=dict(type="bool", default=False),
     run=dict(type="str"),
+    probe_record=dict(type="path"),
     state=dict(type="str", choices=["present", "absent", "rollback"], default="present"),
 )
 
@@ -129,6 +153,16 @@ def save(module, path, files, armed_by):
     write_atomic(module, path, json.dumps(record, indent=1).encode("utf-8"))
 
 
+def record_probe(module, path):
+    """The time of the host's last successful probe, in its own small file (read back by
+    sm_tls_inventory: the format is smtls_inventory.PROBE_FORMAT). No secret in it."""
+    when = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    stamp = when.isoformat().replace("+00:00", "Z")
+    record = {"format": "smtls-probe/1", "last_success": stamp}
+    write_atomic(module, path, (json.dumps(record, indent=1) + "\n").encode("utf-8"), mode=0o640)
+    return stamp
+
+
 def restore(module, files):
     done = []
     for item in files:
@@ -149,6 +183,9 @@ def restore(module, files):
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
+    if p["probe_record"] and p["state"] != "absent":
+        module.fail_json(msg="probe_record goes with state=absent (the call after the probes "
+                             "passed), not with state=%s" % p["state"])
     try:
         recorded, armed_by = load(p["path"])
         files = list(recorded or [])
@@ -173,9 +210,18 @@ def main():
                 save(module, p["path"], files, armed_by)
             module.exit_json(changed=changed, pending=bool(files) or interrupted, files=files)
         if p["state"] == "absent":
+            result = dict(changed=recorded is not None, pending=False, files=files)
             if recorded is not None and not module.check_mode:
                 os.unlink(p["path"])
-            module.exit_json(changed=recorded is not None, pending=False, files=files)
+            if p["probe_record"] and not module.check_mode:
+                # bookkeeping, not a change: a rerun that only probes stays changed=0; nor
+                # may it fail a host its probes just proved (that would roll it back)
+                try:
+                    result["probe_recorded"] = record_probe(module, p["probe_record"])
+                except (FileProblem, IOError, OSError) as exc:
+                    module.warn("the time of the successful probe was not recorded in %s: %s"
+                                % (p["probe_record"], exc))
+            module.exit_json(**result)
         restored = [] if module.check_mode else restore(module, files)
         if recorded is not None and not module.check_mode:
             os.unlink(p["path"])

@@ -120,6 +120,12 @@ options:
   webtier_web_xml:
     description: The web tier's C(WEB-INF/web.xml), whose context parameters are read.
     type: path
+  probe_record:
+    description:
+      - The file in which the rollout records the time of the host's last successful TLS
+        handshake probe (M(sm_pending_restart) with I(probe_record)). Its time is returned
+        as C(probe.last_success); an absent file means no successful probe was recorded.
+    type: path
   context:
     description:
       - Facts about the host the controller already knows (name, kind, SSL mode, renewal
@@ -220,6 +226,15 @@ webtier:
     C(client_certificate), C(trusted_signon)).
   returned: when I(webtier_properties) or I(webtier_web_xml) is given
   type: dict
+probe:
+  description:
+    - The last successful TLS handshake probe of the host, from I(probe_record) - C(path),
+      C(exists), C(last_success) (ISO 8601 UTC, or null when none is recorded) and C(error)
+      when the file cannot be read.
+  returned: when I(probe_record) is given
+  type: dict
+  sample: {path: /opt/sm/Server/RUN/.smtls-last-probe, exists: true,
+           last_success: "2030-01-01T12:00:00Z"}
 context:
   description: I(context), unchanged.
   returned: always
@@ -263,6 +278,7 @@ ARGUMENT_SPEC = dict(
     sm_ini=dict(type="path"),
     webtier_properties=dict(type="path"),
     webtier_web_xml=dict(type="path"),
+    probe_record=dict(type="path"),
     context=dict(type="dict", default={}),
 )
 
@@ -313,6 +329,15 @@ def main():
         except webtier.WebTierError as exc:
             tier["error"] = "%s: %s" % (p["webtier_web_xml"], exc)
         result["webtier"] = tier
+    if p["probe_record"]:
+        probe = {"path": p["probe_record"], "exists": False, "last_success": None}
+        data = read_file(p["probe_record"], "probe record", probe)
+        if data is not None:
+            try:
+                probe.update(inv.read_probe_record(data))
+            except ValueError as exc:
+                probe["error"] = "%s: %s" % (p["probe_record"], exc)
+        result["probe"] = probe
     module.exit_json(**result)
 
 

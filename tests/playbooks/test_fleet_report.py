@@ -6,8 +6,11 @@ run change nothing; nothing on a host is written), then reported with one server
 window wider than its certificate's life (that host flagged as expiring). The HTML page is
 rendered by headless Chromium with no network: it renders, its script runs under the page's
 own content security policy, every host is there and the expiring host's row is highlighted.
+Every run also writes smtls.prom (docs/metrics.md): it parses as the Prometheus text format
+and says the same about every demo host - read, its mode, its findings, its last probe.
 """
 
+import datetime
 import json
 import os
 import re
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from demofleet import host_files, run_playbook
+from prometheus_client.parser import text_string_to_metric_families
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +65,21 @@ def report(directory):
     directory = Path(directory)
     return {"json": json.loads((directory / "smtls-report.json").read_text()),
             "html": directory / "smtls-report.html",
+            "prom": metrics(directory / "smtls.prom"),
             "bytes": {p.name: p.read_bytes() for p in directory.iterdir()}}
+
+
+def metrics(path):
+    """{name: [(labels, value)]} of a .prom file, parsed by the Prometheus client library."""
+    assert path.exists(), "the report run wrote no %s" % path.name
+    return {family.name: [(s.labels, s.value) for s in family.samples]
+            for family in text_string_to_metric_families(path.read_text())}
+
+
+def per_host(prom, name, **match):
+    """{host: value} of one metric (for one kind: every demo host is in one group)."""
+    return {labels["host"]: value for labels, value in prom[name]
+            if all(labels.get(k) == v for k, v in match.items())}
 
 
 def findings(data):
@@ -153,6 +171,64 @@ def test_a_certificate_inside_the_renewal_window_is_flagged(expiring):
     assert not [f for f in found if f[2] == "expiring" and f[0] != EXPIRING]
     host = next(h for h in expiring["json"]["hosts"] if h["name"] == EXPIRING)
     assert host["status"] == "warning"
+
+
+# --- the metrics (smtls.prom) -----------------------------------------------------------------
+
+
+def test_metrics_of_the_fresh_fleet(before):
+    prom, hosts = before["prom"], inventory_hosts()
+    assert set(per_host(prom, "smtls_host_read_ok")) == set(all_hosts())
+    critical = per_host(prom, "smtls_host_findings", severity="critical")
+    for server in hosts["sm_servers"]:
+        assert critical[server] >= 2  # the sample certificate, the sample CA
+    # never probed yet: 0 (no successful probe recorded), not absent
+    probed = per_host(prom, "smtls_host_probe_last_success_timestamp_seconds")
+    assert probed == {h: 0 for h in hosts["sm_servers"] + hosts["sm_webtiers"]}
+    modes = {labels["host"]: labels for labels, _ in prom["smtls_host_ssl_mode_info"]}
+    for server in hosts["sm_servers"]:
+        assert modes[server]["inventory_mode"] == "trusted_clients"
+        assert modes[server]["mode"] != "trusted_clients"  # the mode_drift finding
+    untrusted = {labels["host"] for labels, _ in prom["smtls_certificate_expiry_seconds"]
+                 if labels["usage"] == "untrusted"}
+    assert set(hosts["sm_servers"]) <= untrusted
+
+
+def test_metrics_after_the_rollout_say_what_the_report_says(before, after):
+    prom, data, hosts = after["prom"], after["json"], inventory_hosts()
+    assert "smtls.prom" in after["bytes"]
+    [(labels, stamp)] = prom["smtls_report_generated_timestamp_seconds"]
+    assert labels == {}  # one fleet-wide sample
+    assert stamp == datetime.datetime.fromisoformat(
+        data["generated_at"].replace("Z", "+00:00")).timestamp()
+    assert per_host(prom, "smtls_host_read_ok") == {h: 1 for h in all_hosts()}
+    for severity in ("critical", "warning", "info"):
+        assert per_host(prom, "smtls_host_findings", severity=severity) == {
+            h["name"]: h["counts"][severity] for h in data["hosts"]}
+    assert not any(per_host(prom, "smtls_host_findings", severity="critical").values())
+    modes = {labels["host"]: (labels["kind"], labels["mode"], labels["inventory_mode"])
+             for labels, value in prom["smtls_host_ssl_mode_info"] if value == 1}
+    expected = {h: ("server", "trusted_clients", "trusted_clients") for h in hosts["sm_servers"]}
+    expected.update({h: ("webtier", "client_certificate", "trusted_clients") for h in hosts["sm_webtiers"]})
+    expected.update({h: ("windows_client", "unknown", "trusted_clients")
+                     for h in hosts["sm_windows_clients"]})
+    assert modes == expected
+    # the rollout proved every server and web tier with a handshake: after the fresh fleet's
+    # report, before this one (Windows clients are not probed: no sample)
+    start = before["prom"]["smtls_report_generated_timestamp_seconds"][0][1]
+    probed = per_host(prom, "smtls_host_probe_last_success_timestamp_seconds")
+    assert set(probed) == set(hosts["sm_servers"] + hosts["sm_webtiers"])
+    assert all(start <= when <= stamp for when in probed.values()), (start, probed, stamp)
+    own = {labels["host"]: value for labels, value in prom["smtls_certificate_expiry_seconds"]
+           if labels["usage"] == "own"}
+    assert set(own) == set(all_hosts())
+    assert all(value > 300 * 86400 for host, value in own.items() if host in hosts["sm_servers"])
+
+
+def test_metrics_flag_the_expiring_host(expiring):
+    warnings = per_host(expiring["prom"], "smtls_host_findings", severity="warning")
+    assert warnings[EXPIRING] >= 1
+    assert not [h for h, count in warnings.items() if count and h != EXPIRING]
 
 
 # --- the page in a browser ----------------------------------------------------------------------

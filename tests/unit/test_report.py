@@ -514,3 +514,316 @@ def test_report_module_fails_on_a_finding_after_writing(tmp_path):
     result = module_result(sm_fleet_report, dict(dest=str(dest), records=records, fail_on="critical"))
     assert result["failed"] and "1 finding(s)" in result["msg"]
     assert (dest / "smtls-report.html").exists()
+
+
+# --- Prometheus metrics (smtls.prom) -------------------------------------------------------
+
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+import sm_pending_restart  # noqa: E402
+
+GENERATED = int(AT.timestamp())
+DAY = 86400
+
+
+def parse_prom(text):
+    """{name: family} of an exposition, after checking what node_exporter's textfile collector
+    needs: every family documented and typed once, one set of label names per family, no two
+    samples with the same labels, no client-side timestamp."""
+    families = {}
+    for family in text_string_to_metric_families(text):
+        assert family.name not in families, "family %s appears twice" % family.name
+        assert family.documentation and family.type == "gauge", family
+        label_sets = {tuple(sorted(s.labels)) for s in family.samples}
+        assert len(label_sets) <= 1, (family.name, label_sets)
+        keys = [tuple(sorted(s.labels.items())) for s in family.samples]
+        assert len(keys) == len(set(keys)), "duplicate series in %s" % family.name
+        assert all(s.timestamp is None for s in family.samples)
+        families[family.name] = family
+    assert text.endswith("\n") and "\n\n" not in text
+    return families
+
+
+def series(families):
+    """{(name, frozenset(labels)): value} of every sample."""
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in families.values() for s in family.samples}
+
+
+def labels(**kw):
+    return frozenset(kw.items())
+
+
+def cert(host, kind, store_path, purpose, alias, usage, subject=None):
+    return labels(host=host, kind=kind, store=store_path, purpose=purpose, alias=alias,
+                  subject=subject or "CN=%s" % alias, usage=usage)
+
+
+def expiry(days):
+    """Seconds from AT to an entry made with entry(days=days): days and an hour."""
+    return days * DAY + 3600
+
+
+def probe(when=None, error=None):
+    out = {"path": "/sm/.smtls-last-probe", "exists": when is not None, "last_success": when}
+    if error:
+        out["error"] = error
+    return out
+
+
+ODD = 'a"b\\c\nd {x="y",z} #é–✓'
+
+# (id, records, build kwargs, samples that must be there {(name, labels): value},
+#  series that must not be there {(name, labels)})
+METRIC_CASES = [
+    ("a converged fleet", [server(probe=probe("2029-12-31T00:00:00Z")), web(probe=probe())], {}, {
+        ("smtls_report_generated_timestamp_seconds", labels()): GENERATED,
+        ("smtls_host_read_ok", labels(host="sm1", kind="server")): 1,
+        ("smtls_host_read_ok", labels(host="web1", kind="webtier")): 1,
+        ("smtls_host_findings", labels(host="sm1", kind="server", severity="critical")): 0,
+        ("smtls_host_findings", labels(host="sm1", kind="server", severity="warning")): 0,
+        ("smtls_host_findings", labels(host="sm1", kind="server", severity="info")): 0,
+        ("smtls_host_ssl_mode_info", labels(host="sm1", kind="server", mode="trusted_clients",
+                                            inventory_mode="trusted_clients")): 1,
+        ("smtls_host_ssl_mode_info", labels(host="web1", kind="webtier", mode="client_certificate",
+                                            inventory_mode="trusted_clients")): 1,
+        ("smtls_host_probe_last_success_timestamp_seconds", labels(host="sm1", kind="server")):
+            GENERATED - DAY,
+        # a host whose probe record is absent: never proven (0), not unknown
+        ("smtls_host_probe_last_success_timestamp_seconds", labels(host="web1", kind="webtier")): 0,
+        ("smtls_certificate_expiry_seconds", cert("sm1", "server", "/sm/identity", "identity", "sm1",
+                                                  "own")): expiry(200),
+        ("smtls_certificate_not_after_timestamp_seconds", cert(
+            "sm1", "server", "/sm/identity", "identity", "sm1", "own")): GENERATED + expiry(200),
+        ("smtls_certificate_expiry_seconds", cert("sm1", "server", "/sm/truststore", "truststore",
+                                                  "smtls-ca", "ca")): expiry(3000),
+        ("smtls_certificate_expiry_seconds", cert("sm1", "server", "/sm/allowlist", "allowlist",
+                                                  "sm-webtier", "client")): expiry(200),
+        ("smtls_certificate_expiry_seconds", cert("web1", "webtier", "/sm/identity", "identity",
+                                                  "sm-webtier", "own")): expiry(200),
+    }, set()),
+    ("findings by severity count, and an expired certificate goes negative",
+     [server(stores=[store("identity", [entry("sm1", -2)])], sm_ini=ini(plain=["keystorePass"])),
+      web(days=12)], {}, {
+         ("smtls_host_findings", labels(host="sm1", kind="server", severity="critical")): 1,
+         ("smtls_host_findings", labels(host="sm1", kind="server", severity="info")): 1,
+         ("smtls_host_findings", labels(host="web1", kind="webtier", severity="warning")): 1,
+         ("smtls_host_findings", labels(host="web1", kind="webtier", severity="critical")): 0,
+         ("smtls_certificate_expiry_seconds", cert("sm1", "server", "/sm/identity", "identity",
+                                                   "sm1", "own")): expiry(-2),
+     }, set()),
+    ("the sample material is labelled untrusted", [server(stores=[
+        store("truststore", [entry("sampleca", 900, kind="trusted_cert", issuer=SAMPLE_CA,
+                                   untrusted=True)]),
+        store("identity", [entry("sample", 300, issuer=SAMPLE_CA, issued_by_untrusted=True)])])],
+     {}, {
+         ("smtls_certificate_expiry_seconds", cert("sm1", "server", "/sm/truststore", "truststore",
+                                                   "sampleca", "untrusted")): expiry(900),
+         ("smtls_certificate_expiry_seconds", cert("sm1", "server", "/sm/identity", "identity",
+                                                   "sample", "untrusted")): expiry(300),
+         ("smtls_host_findings", labels(host="sm1", kind="server", severity="critical")): 2,
+     }, set()),
+    ("hosts not read, or left out", [server()],
+     {"expected": {"server": ["sm1", "sm2"], "webtier": ["web9"]}, "run_hosts": ["sm1", "sm2"]}, {
+         ("smtls_host_read_ok", labels(host="sm2", kind="server")): 0,
+         ("smtls_host_read_ok", labels(host="web9", kind="webtier")): 0,
+         ("smtls_host_findings", labels(host="sm2", kind="server", severity="critical")): 1,
+         ("smtls_host_findings", labels(host="web9", kind="webtier", severity="info")): 1,
+         ("smtls_host_ssl_mode_info", labels(host="sm2", kind="server", mode="unknown",
+                                             inventory_mode="unknown")): 1,
+     }, {
+         # nothing known about their probes: no sample rather than a false 0
+         ("smtls_host_probe_last_success_timestamp_seconds", labels(host="sm2", kind="server")),
+         ("smtls_host_probe_last_success_timestamp_seconds", labels(host="sm1", kind="server")),
+     }),
+    ("a Windows client: read on the controller, never probed", [
+        record("win1", "windows_client", context={"read": "controller", "client_alias": "win1"},
+               stores=[store("identity", [entry("win1", 50)], path="C:\\bundle\\win1.p12")])], {}, {
+         ("smtls_host_read_ok", labels(host="win1", kind="windows_client")): 1,
+         ("smtls_host_ssl_mode_info", labels(host="win1", kind="windows_client", mode="unknown",
+                                             inventory_mode="trusted_clients")): 1,
+         ("smtls_certificate_expiry_seconds", cert("win1", "windows_client", "C:\\bundle\\win1.p12",
+                                                   "identity", "win1", "own")): expiry(50),
+     }, {("smtls_host_probe_last_success_timestamp_seconds",
+          labels(host="win1", kind="windows_client"))}),
+    ("a host in two groups is two series, not a duplicate", [
+        server("both"), record("both", "webtier", webtier={"exists": True, "settings": {},
+                                                           "mode": "client_certificate"})], {}, {
+         ("smtls_host_read_ok", labels(host="both", kind="server")): 1,
+         ("smtls_host_read_ok", labels(host="both", kind="webtier")): 1,
+     }, set()),
+    ("the same store listed twice: one series", [server(stores=[
+        store("identity", [entry("sm1", 10)], path="/sm/keystore"),
+        store("identity", [entry("sm1", 10)], path="/sm/keystore")])], {}, {
+         ("smtls_certificate_expiry_seconds", cert("sm1", "server", "/sm/keystore", "identity",
+                                                   "sm1", "own")): expiry(10),
+     }, set()),
+    ("odd characters in every label are escaped and come back intact", [
+        server(ODD, context={"allowlist_clients": []}, sm_ini=ini(mode=ODD), stores=[
+            store("identity", [entry(ODD, 5, subject=ODD)], path="/opt/" + ODD)])], {}, {
+         ("smtls_host_read_ok", labels(host=ODD, kind="server")): 1,
+         ("smtls_host_ssl_mode_info", labels(host=ODD, kind="server", mode=ODD,
+                                             inventory_mode="trusted_clients")): 1,
+         ("smtls_certificate_expiry_seconds", cert(ODD, "server", "/opt/" + ODD, "identity", ODD,
+                                                   "own", subject=ODD)): expiry(5),
+     }, set()),
+]
+
+
+@pytest.mark.parametrize("label,records,kwargs,present,absent", METRIC_CASES,
+                         ids=[c[0] for c in METRIC_CASES])
+def test_metrics(label, records, kwargs, present, absent):
+    built = report.build(records, at=AT, **kwargs)
+    families = parse_prom(report.render_prom(built))
+    # every family, in the documented order, even one without samples
+    assert list(families) == list(report.METRIC_NAMES)
+    got = series(families)
+    missing = {key: value for key, value in present.items() if got.get(key) != value}
+    assert not missing, {k: (v, got.get(k)) for k, v in missing.items()}
+    assert not absent & set(got), absent & set(got)
+
+
+def test_metrics_of_every_host_and_severity_are_there_zero_or_not():
+    built = report.build([server(), web()], expected={"server": ["sm1", "sm2"]}, at=AT)
+    got = series(parse_prom(report.render_prom(built)))
+    hosts = {(h["name"], h["kind"]) for h in built["hosts"]}
+    for name, kind in hosts:
+        assert ("smtls_host_read_ok", labels(host=name, kind=kind)) in got
+        for severity in report.SEVERITIES:
+            assert ("smtls_host_findings", labels(host=name, kind=kind, severity=severity)) in got
+    findings = sum(v for (n, _), v in got.items() if n == "smtls_host_findings")
+    assert findings == sum(built["summary"]["findings"].values())
+    # one certificate series per listed entry, both the timestamp and the countdown
+    entries = sum(len(s["entries"]) for h in built["hosts"] for s in h["stores"])
+    for name in ("smtls_certificate_expiry_seconds", "smtls_certificate_not_after_timestamp_seconds"):
+        assert sum(1 for n, _ in got if n == name) == entries
+
+
+def test_raw_escaping_follows_the_format():
+    built = report.build([server('x"y\\z\nw', context={"allowlist_clients": []}, stores=[])], at=AT)
+    text = report.render_prom(built)
+    assert 'host="x\\"y\\\\z\\nw"' in text
+    assert all(line.startswith(("# HELP smtls_", "# TYPE smtls_", "smtls_"))
+               for line in text.splitlines())
+
+
+def test_metrics_are_a_function_of_the_report():
+    first = report.build([server(), web()], at=AT)
+    again = report.build([web(), server()], at=AT)
+    assert report.render_prom(first) == report.render_prom(again)
+    later = report.build([server(), web()], at=AT + datetime.timedelta(minutes=5))
+    later["generated_at"] = first["generated_at"]  # what the module does when nothing changed
+    assert report.render_prom(later) == report.render_prom(first)
+    moved = series(parse_prom(report.render_prom(report.build(
+        [server(), web()], at=AT + datetime.timedelta(days=1)))))
+    assert moved[("smtls_certificate_expiry_seconds", cert(
+        "sm1", "server", "/sm/identity", "identity", "sm1", "own"))] == expiry(200) - DAY
+
+
+def test_the_report_shows_the_last_probe():
+    built = report.build([server(probe=probe("2029-12-31T00:00:00Z")), web(probe=probe()),
+                          server("sm3", probe=probe(error="/sm/.smtls-last-probe: not a smtls "
+                                                          "probe record"))], at=AT)
+    hosts = {h["name"]: h for h in built["hosts"]}
+    assert hosts["sm1"]["probe"]["last_success"] == "2029-12-31T00:00:00Z"
+    assert hosts["web1"]["probe"]["last_success"] is None
+    assert ("sm3", "warning", "store_unreadable") in found(built)
+    html = report.render_html(built)
+    assert "Last proven by a TLS handshake: 2029-12-31T00:00:00Z." in html
+    assert "No successful TLS handshake probe recorded." in html
+
+
+def test_report_module_writes_the_metrics_with_the_report_and_keeps_them(tmp_path):
+    dest = tmp_path / "report"
+    metrics = tmp_path / "textfile" / "smtls.prom"  # elsewhere: node_exporter's directory
+    args = dict(dest=str(dest), records=fleet_records(), metrics_file=str(metrics))
+    checked = module_result(sm_fleet_report, args, check_mode=True)
+    assert checked["changed"] and str(metrics) in checked["written"] and not metrics.exists()
+    first = module_result(sm_fleet_report, args)
+    assert first["metrics_file"] == str(metrics) and str(metrics) in first["written"]
+    assert oct(metrics.stat().st_mode & 0o777) == "0o644"
+    assert [p.name for p in metrics.parent.iterdir()] == ["smtls.prom"]  # no temporary left
+    text = metrics.read_text()
+    got = series(parse_prom(text))
+    assert got[("smtls_report_generated_timestamp_seconds", labels())] == int(
+        report._parse_time(first["generated_at"]).timestamp())
+    second = module_result(sm_fleet_report, args)
+    assert not second["changed"] and metrics.read_text() == text
+    metrics.unlink()  # a lost file comes back the same, the report stays
+    third = module_result(sm_fleet_report, args)
+    assert third["written"] == [str(metrics)] and metrics.read_text() == text
+    changed = module_result(sm_fleet_report, dict(args, records=[server(sm_ini=ini("encryption")),
+                                                                 web()]))
+    assert str(metrics) in changed["written"]
+    got = series(parse_prom(metrics.read_text()))
+    assert got[("smtls_host_findings", labels(host="sm1", kind="server", severity="warning"))] == 1
+    assert ("smtls_host_ssl_mode_info", labels(host="sm1", kind="server", mode="encryption",
+                                               inventory_mode="trusted_clients")) in got
+
+
+def test_probe_record_is_bookkeeping_beside_the_restart_record(tmp_path):
+    """The call that clears the restart record after the probes passed records their time; it
+    is never a change, check mode writes nothing, and sm_tls_inventory reads it back."""
+    record, proven = tmp_path / ".smtls-restart-pending", tmp_path / ".smtls-last-probe"
+
+    def call(check_mode=False, **args):
+        return module_result(sm_pending_restart, dict(path=str(record), **args), check_mode=check_mode)
+
+    checked = call(state="absent", probe_record=str(proven), check_mode=True)
+    assert checked["changed"] is False and not proven.exists()
+    # smtls_probe=always, nothing pending: a probe, no change
+    quiet = call(state="absent", probe_record=str(proven))
+    assert quiet["changed"] is False and proven.exists()
+    assert oct(proven.stat().st_mode & 0o777) == "0o640"
+    stamp = quiet["probe_recorded"]
+    when = report._parse_time(stamp)
+    assert abs((when - pki.now()).total_seconds()) < 60 and stamp.endswith("Z")
+    # after a restart: the record goes (a change), the time is recorded again
+    call(files=[{"path": str(tmp_path / "sm.ini"), "backup": None}])
+    assert record.exists()
+    cleared = call(state="absent", probe_record=str(proven))
+    assert cleared["changed"] is True and not record.exists()
+    assert json.loads(proven.read_text())["last_success"] == cleared["probe_recorded"]
+    # not probed (smtls_probe=never): the time stays as it was
+    before = proven.read_bytes()
+    assert "probe_recorded" not in call(state="absent")
+    assert proven.read_bytes() == before
+    refused = call(state="rollback", probe_record=str(proven))
+    assert refused["failed"] and "state=absent" in refused["msg"]
+    read = module_result(sm_tls_inventory, dict(probe_record=str(proven),
+                                                context={"name": "sm1", "kind": "server"}))
+    assert read["probe"] == {"path": str(proven), "exists": True,
+                             "last_success": cleared["probe_recorded"]}
+    missing = module_result(sm_tls_inventory, dict(probe_record=str(tmp_path / "nothing")))
+    assert missing["probe"]["exists"] is False and missing["probe"]["last_success"] is None
+    proven.write_text("garbage")
+    broken = module_result(sm_tls_inventory, dict(probe_record=str(proven)))
+    assert "not a smtls probe record" in broken["probe"]["error"]
+    assert broken["probe"]["last_success"] is None
+
+
+@pytest.mark.parametrize("text,expected", [
+    ('{"last_success": "2030-01-01T00:00:00Z"}', "2030-01-01T00:00:00Z"),
+    ('{"last_success": "2030-01-01T01:00:00+01:00"}', "2030-01-01T00:00:00Z"),
+    ('{"last_success": "2030-01-01T00:00:00.123456"}', "2030-01-01T00:00:00Z"),
+    ('{"last_success": 12}', None), ('{"when": "2030-01-01"}', None), ("[]", None), ("", None),
+    ('{"last_success": "yesterday"}', None),
+])
+def test_probe_record_format(text, expected):
+    if expected is None:
+        with pytest.raises(ValueError):
+            inv.read_probe_record(text.encode())
+    else:
+        assert inv.read_probe_record(text.encode()) == {"last_success": expected}
+
+
+def test_a_probe_record_that_cannot_be_written_warns_and_fails_nothing(tmp_path, capfd):
+    record = tmp_path / ".smtls-restart-pending"
+    record.write_text('{"files": []}')
+    result = module_result(sm_pending_restart, dict(path=str(record), state="absent",
+                                                    probe_record=str(tmp_path / "gone" / "x")))
+    assert not result.get("failed") and result["changed"] is True and not record.exists()
+    assert "probe_recorded" not in result
+    # returned as the result's warning, or shown at once when Ansible's display is set up
+    # in this process (other tests do)
+    assert "not recorded" in json.dumps(result.get("warnings", [])) + capfd.readouterr().err
