@@ -1,4 +1,4 @@
-"""Tests for SmStandIn, the TEST DOUBLE of the Service Manager server (see README.md).
+"""Tests for SmStandIn, the TEST DOUBLE of the Service Manager server (see docs/development.md).
 
 Everything runs on 127.0.0.1 with free ephemeral ports. Certificates are made here with
 `cryptography`; keystores are written by the real `keytool` (passwords via environment
