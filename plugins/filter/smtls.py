@@ -81,9 +81,72 @@ def smtls_progress(batch, play_hosts, phase):
         phase, _names(batch), position, len(play_hosts), _names(left))
 
 
+# Protocols JSSE knows (sslEnabledProtocols); below TLS 1.2 only on an explicit, warned opt-in.
+TLS_PROTOCOLS = ("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1", "SSLv3")
+LEGACY_PROTOCOLS = ("TLSv1.1", "TLSv1", "SSLv3")
+# The cipher suites Java 11+ JSSE implements (SSLContext supported suites of OpenJDK 17): a
+# name outside it is a typo or a suite the JRE cannot run, and SM would fail to start with it.
+JSSE_CIPHER_SUITES = frozenset("""
+TLS_AES_256_GCM_SHA384 TLS_AES_128_GCM_SHA256 TLS_CHACHA20_POLY1305_SHA256
+TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+TLS_DHE_RSA_WITH_AES_256_GCM_SHA384 TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+TLS_DHE_DSS_WITH_AES_256_GCM_SHA384 TLS_DHE_RSA_WITH_AES_128_GCM_SHA256
+TLS_DHE_DSS_WITH_AES_128_GCM_SHA256 TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384
+TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384 TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256
+TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256 TLS_DHE_RSA_WITH_AES_256_CBC_SHA256
+TLS_DHE_DSS_WITH_AES_256_CBC_SHA256 TLS_DHE_RSA_WITH_AES_128_CBC_SHA256
+TLS_DHE_DSS_WITH_AES_128_CBC_SHA256 TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA
+TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA
+TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA TLS_DHE_RSA_WITH_AES_256_CBC_SHA TLS_DHE_DSS_WITH_AES_256_CBC_SHA
+TLS_DHE_RSA_WITH_AES_128_CBC_SHA TLS_DHE_DSS_WITH_AES_128_CBC_SHA TLS_RSA_WITH_AES_256_GCM_SHA384
+TLS_RSA_WITH_AES_128_GCM_SHA256 TLS_RSA_WITH_AES_256_CBC_SHA256 TLS_RSA_WITH_AES_128_CBC_SHA256
+TLS_RSA_WITH_AES_256_CBC_SHA TLS_RSA_WITH_AES_128_CBC_SHA TLS_EMPTY_RENEGOTIATION_INFO_SCSV
+""".split())
+
+
+def smtls_tls_problems(protocols, ciphers, allow_legacy=False, check_ciphers=True):
+    """What is wrong with the SSL protocol and cipher lists, one sentence each with its fix
+    ([] when nothing is)."""
+    problems = []
+    unknown = [p for p in protocols or [] if p not in TLS_PROTOCOLS]
+    if unknown:
+        problems.append("smtls_ssl_protocols: %s is not a protocol JSSE knows (use %s)"
+                        % (", ".join(unknown), ", ".join(TLS_PROTOCOLS[:2])))
+    legacy = [p for p in protocols or [] if p in LEGACY_PROTOCOLS]
+    if legacy and not allow_legacy:
+        problems.append("smtls_ssl_protocols: %s is older than TLS 1.2 and refused. Fix: remove "
+                        "it, or set smtls_ssl_allow_legacy_protocols: true to accept the risk"
+                        % ", ".join(legacy))
+    if protocols and not [p for p in protocols if p not in LEGACY_PROTOCOLS]:
+        problems.append("smtls_ssl_protocols: at least TLSv1.2 or TLSv1.3 must be enabled")
+    if check_ciphers:
+        bad = [c for c in ciphers or [] if c not in JSSE_CIPHER_SUITES]
+        if bad:
+            problems.append("smtls_ssl_ciphers: %s is not a cipher suite the JRE implements "
+                            "(JSSE names, e.g. TLS_AES_128_GCM_SHA256). Fix the name, or set "
+                            "smtls_ssl_check_ciphers: false for a JRE with other suites"
+                            % ", ".join(bad))
+    return problems
+
+
+def smtls_batch_problem(value, name):
+    """Why value cannot be a play's serial (an int > 0, 'N%' with 0 < N <= 100, or a list of
+    those), or '' when it can."""
+    for item in value if isinstance(value, list) else [value]:
+        text = str(item).strip()
+        number = text[:-1] if text.endswith("%") else text
+        if not number.isdigit() or int(number) < 1 or (text.endswith("%") and int(number) > 100):
+            return ("%s=%r is not a batch size. Fix: a number of hosts (2), a percentage (25%%), "
+                    "or a list of them ([1, 25%%, 100%%])" % (name, value))
+    return ""
+
+
 class FilterModule(object):
     def filters(self):
         return {"smtls_in_dir": smtls_in_dir, "smtls_truststores_in": smtls_truststores_in,
                 "smtls_written": smtls_written, "smtls_key_entry": smtls_key_entry,
                 "smtls_module_available": smtls_module_available,
-                "smtls_progress": smtls_progress}
+                "smtls_progress": smtls_progress, "smtls_tls_problems": smtls_tls_problems,
+                "smtls_batch_problem": smtls_batch_problem}

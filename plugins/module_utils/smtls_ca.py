@@ -27,6 +27,7 @@ class CertificateAuthority:
         self.locked_key = locked_key  # an internal CA's key we were not given the passphrase for
         self.created = created
         self.extra_certs = list(extra_certs or [])  # e.g. the old CA during a rotation
+        self.key_missing = False  # ca.crt without ca.key: a corporate CA, or a lost key
 
     @property
     def can_sign(self):
@@ -50,8 +51,14 @@ def load_or_create(directory, passphrase, create=True, common_name="smtls intern
         if has_key and passphrase:  # without the passphrase the CA can be read, not used
             key = pki.parse_pem_key(pki.read_file(key_path, "CA key"), passphrase,
                                     "CA key %s" % key_path)
+        if key is not None and not pki.key_matches(cert, key):
+            raise pki.PkiError("the CA key %s does not match the CA certificate %s: restore the "
+                               "pair from the same backup, or point smtls_ca_dir at the CA "
+                               "directory they came from" % (key_path, cert_path))
         pki.check_ca(cert, key)
-        return CertificateAuthority(cert, key, locked_key=key_path if has_key and not key else None), None
+        authority = CertificateAuthority(cert, key, locked_key=key_path if has_key and not key else None)
+        authority.key_missing = not has_key
+        return authority, None
     if not create:
         raise pki.PkiError("no CA certificate at %s: create the CA (ca_create) or put the "
                            "corporate CA's certificate there" % cert_path)
@@ -98,7 +105,7 @@ def decide_and_issue(ca, current_chain, csr_pem, common, dns, ips, renew_days, v
     if force:
         issue, reason = True, "forced"
     else:
-        issue, reason = pki.decide(current_chain, dns, ips, cas, renew_days, key=key)
+        issue, reason = pki.decide(current_chain, dns, ips, cas, renew_days, key=key, common=common)
     if not issue:
         return {"action": "keep", "reason": reason, "chain": current_chain}
     if ca.locked_key and (csr_pem or key is not None):

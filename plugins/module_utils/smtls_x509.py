@@ -246,12 +246,18 @@ def signed_by(cert, issuer):
 # --- decisions -------------------------------------------------------------------
 
 
-def decide(chain, dns, ips, ca_certs, renew_days, key=None, at=None):
+def common_name(cert):
+    values = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return values[0].value if values else ""
+
+
+def decide(chain, dns, ips, ca_certs, renew_days, key=None, at=None, common=None):
     """Whether the installed chain can stay. Returns (issue: bool, reason).
 
     chain: installed certificates, leaf first (empty when none).
     ca_certs: CAs a certificate may come from (during a rotation, the new one only).
     key: the private key the certificate must match, when known.
+    common: the subject common name it must carry, when given (a renamed host or client).
     """
     at = at or now()
     if not chain:
@@ -262,6 +268,8 @@ def decide(chain, dns, ips, ca_certs, renew_days, key=None, at=None):
     if not any(signed_by(leaf, ca) for ca in ca_certs):
         return True, "other_issuer"
     if cert_names(leaf) != normalise_names(dns, ips):
+        return True, "names_differ"
+    if common is not None and common_name(leaf).lower() != common.lower():
         return True, "names_differ"
     if not_after(leaf) <= at:
         return True, "expired"

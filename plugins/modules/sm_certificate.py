@@ -159,6 +159,12 @@ ca_sha256:
   description: SHA-256 of the CA certificate.
   returned: always
   type: str
+ca_key_missing:
+  description:
+    - The CA directory holds C(ca.crt) but no C(ca.key) - a corporate CA (smtls cannot sign),
+      or an internal CA whose key was lost.
+  returned: always
+  type: bool
 ca_created:
   description: The CA was created by this call.
   returned: always
@@ -238,7 +244,8 @@ def main():
                 write_atomic(module, os.path.join(p["ca_dir"], authority.CA_CERT),
                              pki.cert_pem(ca.cert).encode("ascii"), mode=0o644)
         result = dict(ca_certificate=pki.cert_pem(ca.cert), ca_sha256=ca.sha256,
-                      ca_created=ca.created, ca_subject=ca.cert.subject.rfc4514_string(),
+                      ca_created=ca.created, ca_key_missing=ca.key_missing,
+                      ca_subject=ca.cert.subject.rfc4514_string(),
                       ca_not_after=pki.not_after(ca.cert).isoformat())
         if not p["common_name"]:
             module.exit_json(changed=changed, action="none", reason="ca_only", chain="", **result)
@@ -266,7 +273,8 @@ def main():
                       reason_text=pki.REASONS.get(outcome["reason"], outcome["reason"]))
         chain = outcome["chain"]
         if outcome["action"] == "issue" and imported:
-            issue, _why = pki.decide(imported, p["dns"], p["ips"], [ca.cert], p["renew_days"])
+            issue, _why = pki.decide(imported, p["dns"], p["ips"], [ca.cert], p["renew_days"],
+                                     common=p["common_name"])
             if issue:
                 raise pki.PkiError(
                     "%s: the imported certificate is unusable (%s); ask the CA team to sign the "

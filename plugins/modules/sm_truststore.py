@@ -208,7 +208,9 @@ def main():
             trusted.append({"alias": item["alias"], "cert": cert})
         # decide for every file first: one bad file stops the call before any write
         for store in p["truststores"]:
-            data = read_optional(store["path"], "truststore")
+            # a store that may be absent (create: false) may lack its directory too
+            absent_ok = not store["create"] and not os.path.isdir(os.path.dirname(store["path"]) or ".")
+            data = None if absent_ok else read_optional(store["path"], "truststore")
             if data is None and not store["create"]:
                 plans.append((store, None))
                 continue

@@ -11,10 +11,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO_HTTP_BASE, DEMO_HTTPS_BASE = 23080, 23443
 
 
-def run_playbook(fleet, name, *args, inventory=None, expect_ok=True):
-    """ansible-playbook on a demo fleet; name is a playbook of the repository or a path."""
+def run_playbook(fleet, name, *args, inventory=None, expect_ok=True, env=None):
+    """ansible-playbook on a demo fleet; name is a playbook of the repository or a path;
+    env: variables to set on top of this environment."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_FORCE_COLOR="0")
+               ANSIBLE_FORCE_COLOR="0", **(env or {}))
     path = name if os.path.isabs(str(name)) else ROOT / "playbooks" / name
     command = [str(Path(sys.executable).parent / "ansible-playbook"),
                "-i", str(inventory or ROOT / "inventories/demo"), str(path),

@@ -12,6 +12,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -71,8 +72,11 @@ def run(fleet, playbook, *args, expect_rc=0):
 
 
 def changed(output):
-    counts = re.findall(r"changed=(\d+)", output.split("PLAY RECAP")[-1])
-    return sum(int(c) for c in counts)
+    """Changes counted over the last PLAY RECAP, which must be there and name every host."""
+    assert "PLAY RECAP" in output, "no PLAY RECAP: the run did not get to the end\n" + output[-3000:]
+    counts = dict(re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output.split("PLAY RECAP")[-1], re.M))
+    assert set(SERVERS + WEBTIERS) <= set(counts), "hosts missing from the recap: %s" % counts
+    return sum(int(c) for c in counts.values())
 
 
 def run_dir(fleet, host):
@@ -172,13 +176,84 @@ BAD_INPUT = [
     ("corrupt truststore", "corrupt", "sm1.demo.invalid", "cacerts: "),
     ("missing required password", {"sm_server_keystore_password": None}, "sm1.demo.invalid",
      "sm_server_keystore_password"),
+    ("SSLv3 without the opt-in", {"smtls_ssl_protocols": ["SSLv3", "TLSv1.2"]}, "sm1.demo.invalid",
+     "SSLv3 is older than TLS 1.2 and refused. Fix:"),
+    ("protocol typo", {"smtls_ssl_protocols": ["TLSv1.2", "TLSv13"]}, "sm1.demo.invalid",
+     "TLSv13 is not a protocol JSSE knows"),
+    ("cipher typo", {"smtls_ssl_ciphers": ["TLS_AES_128_GCM_SHA257"]}, "sm1.demo.invalid",
+     "TLS_AES_128_GCM_SHA257 is not a cipher suite the JRE implements"),
+    ("invalid DNS name", {"sm_server_dns_names": ["sm1.demo.invalid", "bad name!"]}, "sm1.demo.invalid",
+     "'bad name!' is not a valid DNS name"),
+    ("trusted-client group typo", {"sm_server_trusted_client_groups": ["sm_webtier"]}, "sm1.demo.invalid",
+     "names sm_webtier, which is no group of this inventory"),
+    ("web tier names a server not in the inventory", {"sm_webtier_server_host": "sm9.demo.invalid"},
+     "web1.demo.invalid", "neither a host of the sm_servers group nor a name"),
+    ("batch size typo", {"smtls_server_batch": "25 percent"}, "",
+     "smtls_server_batch='25 percent' is not a batch size. Fix:"),
+    ("failure threshold typo", {"smtls_webtier_batch": 1, "smtls_max_fail_percentage": "ten"}, "",
+     "smtls_max_fail_percentage=ten is not a percentage"),
+    ("internal CA without its key", "ca-without-key", "",
+     "ca.crt is there but ca.key is missing, so this CA cannot sign. Fix:"),
+    ("CA key of another CA", "ca-key-mismatch", "", "does not match the CA certificate"),
+    # set up on the fleet itself, one at a time (see SOLO)
+    ("immutable webtier.properties on one web tier", "immutable-properties", "web2.demo.invalid",
+     "is immutable or append-only (chattr +i/+a), so it cannot be replaced. Fix: chattr -i"),
+    ("malformed server.xml on one web tier", "malformed-server-xml", "web2.demo.invalid",
+     "server.xml is not well-formed XML"),
+    ("latin-1 sm.ini and a password latin-1 lacks", "latin1-sm-ini", "sm2.demo.invalid",
+     "-encoded, and the new value of keystorePass has characters"),
 ]
+
+
+def _chattr(flag, path):
+    subprocess.run(["chattr", flag, str(path)], check=True)
+
+
+def _solo_immutable_properties(fleet):
+    path = Path(fleet) / "web2.demo.invalid/ServiceManager9.61/webtier-customize/config/webtier.properties"
+    _chattr("+i", path)
+    return lambda: _chattr("-i", path)
+
+
+def _solo_malformed_server_xml(fleet):
+    path = Path(fleet) / "web2.demo.invalid/ServiceManager9.61/tomcat/conf/server.xml"
+    original = path.read_bytes()
+    path.write_bytes(original.replace(b"</Server>", b"</Serve>"))
+    return lambda: path.write_bytes(original)
+
+
+def _solo_latin1_sm_ini(fleet):
+    path = run_dir(fleet, "sm2.demo.invalid") / "sm.ini"
+    original = path.read_bytes()
+    path.write_bytes(b"# Caf\xe9 - this sm.ini is latin-1\n" + original)
+    return lambda: path.write_bytes(original)
+
+
+# Bad inputs that are a state of the fleet: each set up, tried alone, and undone
+SOLO = {"corrupt": lambda fleet: _restore_after(_damage, run_dir(fleet, "sm1.demo.invalid") / "cacerts"),
+        "immutable-properties": _solo_immutable_properties,
+        "malformed-server-xml": _solo_malformed_server_xml,
+        "latin1-sm-ini": _solo_latin1_sm_ini}
+SOLO_EXTRA = {"latin1-sm-ini": {"sm_server_keystore_password": "demo-\u4e2d\u6587-ks1"}}
+
+
+def _restore_after(damage, path):
+    original = damage(path)
+    return lambda: path.write_bytes(original)
 
 
 def _refused(fleet, tmp_path, extra):
     """The rollout run with one bad input (extra vars, or a named case set up here)."""
     if extra == "expired-ca":
         extra = {"smtls_ca_dir": str(_expired_ca(tmp_path))}
+    elif extra == "ca-without-key":
+        shutil.copy(Path(fleet) / "controller/ca/ca.crt", tmp_path / "ca.crt")
+        extra = {"smtls_ca_dir": str(tmp_path)}
+    elif extra == "ca-key-mismatch":
+        shutil.copy(Path(fleet) / "controller/ca/ca.crt", tmp_path / "ca.crt")
+        other_key, _other = pki.create_ca("other", key_size=2048)
+        (tmp_path / "ca.key").write_text(pki.key_pem(other_key, "demo-ca-passphrase"))
+        extra = {"smtls_ca_dir": str(tmp_path)}
     elif extra == "short-passphrase":
         extra = {"smtls_ca_dir": str(tmp_path / "new-ca"), "smtls_ca_passphrase": "short"}
     return run(fleet, "site.yml", "-e", json.dumps(extra), expect_rc=None)
@@ -189,7 +264,7 @@ def refusals(fleet, tmp_path_factory):
     """Every bad input tried at once (the preflight writes nothing, so the runs cannot
     disturb each other) and compared with the fleet as it was before all of them - except
     the corrupt truststore, which changes the fleet under the others and runs alone."""
-    together = [c for c in BAD_INPUT if c[1] != "corrupt"]
+    together = [c for c in BAD_INPUT if c[1] not in SOLO]
     before = tree_digest(fleet)
     with ThreadPoolExecutor(max_workers=3) as pool:
         runs = {c[0]: pool.submit(_refused, fleet, tmp_path_factory.mktemp("bad"), c[1])
@@ -197,20 +272,19 @@ def refusals(fleet, tmp_path_factory):
         procs = {label: future.result() for label, future in runs.items()}
     unchanged = tree_digest(fleet) == before
     results = {label: (proc, unchanged) for label, proc in procs.items()}
-    damaged = run_dir(fleet, "sm1.demo.invalid") / "cacerts"
-    original = _damage(damaged)
-    try:
-        before = tree_digest(fleet)
-        proc = _refused(fleet, tmp_path_factory.mktemp("bad"), {})
-        results.update({c[0]: (proc, tree_digest(fleet) == before)
-                        for c in BAD_INPUT if c[1] == "corrupt"})
-    finally:
-        damaged.write_bytes(original)
+    for label, case, _host, _text in (c for c in BAD_INPUT if c[1] in SOLO):
+        undo = SOLO[case](fleet)
+        try:
+            before = tree_digest(fleet)
+            proc = _refused(fleet, tmp_path_factory.mktemp("bad"), SOLO_EXTRA.get(case, {}))
+            results[label] = (proc, tree_digest(fleet) == before)
+        finally:
+            undo()
     return results
 
 
 @pytest.mark.parametrize("label,extra,host,text", BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
-def test_bad_input_is_refused_before_any_write(refusals, label, extra, host, text):
+def test_bad_input_is_refused_before_any_write(refusals, fleet, label, extra, host, text):
     proc, unchanged = refusals[label]
     assert proc.returncode != 0, proc.stdout[-3000:]
     output = proc.stdout + proc.stderr
@@ -219,13 +293,21 @@ def test_bad_input_is_refused_before_any_write(refusals, label, extra, host, tex
         assert "fatal: [%s" % host in output
     assert unchanged, "a file changed"
     assert "PLAY [PKI" not in output, "the rollout went past the preflight"
+    # one message, not an argument-spec dump: the line that carries the text is short
+    lines = [line for line in output.splitlines() if text[:25] in line]
+    assert lines and min(len(line) for line in lines) < 700, lines[:2]
+    # no restart record was left behind to restart a host later
+    for host in SERVERS:
+        assert not (run_dir(fleet, host) / ".smtls-restart-pending").exists(), host
 
 
 def test_a_fault_seen_only_after_the_restart_is_rolled_back(fleet):
-    """TLSv1.1 is disabled in Java 17: the server cannot serve with it, the probe fails."""
+    """A valid suite the server's key cannot serve (DSS, with an RSA key): the JRE starts with
+    it, every handshake fails, the probe fails - a fault no preflight can see."""
     before = {h: tree_digest(run_dir(fleet, h)) for h in SERVERS}
     old_sha = server_leaf_sha(fleet, "sm1.demo.invalid")
-    proc = run(fleet, "site.yml", "-e", json.dumps({"smtls_ssl_protocols": ["TLSv1.1"]}), expect_rc=1)
+    fault = {"smtls_ssl_protocols": ["TLSv1.2"], "smtls_ssl_ciphers": ["TLS_DHE_DSS_WITH_AES_128_GCM_SHA256"]}
+    proc = run(fleet, "site.yml", "-e", json.dumps(fault), expect_rc=1)
     output = proc.stdout
     assert "fatal: [sm1.demo.invalid]" in output and "Rolled back: restored" in output
     assert "failed its check after the restart" in output
@@ -328,12 +410,25 @@ def assert_no_failure_outside_restarts(fleet, loop):
     assert outside == [] and wrong == [], (outside[:5], wrong[:5])
 
 
+# Every secret the demo inventory configures (the sample's well-known initial passwords aside).
+SECRETS = ["demo-ca-passphrase", SERVER_KS_PW, "demo-Trust-ks1", WEB_KS_PW, WEB_TRUST_PW,
+           "demo-Clients-1"]
+
+
 def test_probe_loop_through_a_mode_change_and_a_ca_rotation(fleet):
-    run(fleet, "site.yml", "-e", "smtls_ssl_mode=encryption")
+    # down (trusted_clients -> encryption drops the web tier's keystore and its password from
+    # webtier.properties) and up again, at -vvv --diff: no secret in any line of either
+    down = run(fleet, "site.yml", "-vvv", "--diff", "-e", "smtls_ssl_mode=encryption")
+    assert "keystorePassword" in down.stdout, "the walk down did not remove the web tier password"
     loop = ProbeLoop(fleet)
     loop.start()
     try:
-        run(fleet, "site.yml", "-e", "smtls_ssl_mode=trusted_clients")
+        up = run(fleet, "site.yml", "-vvv", "--diff", "-e", "smtls_ssl_mode=trusted_clients")
+        for walk in (down, up):
+            output = walk.stdout + walk.stderr
+            assert changed(walk.stdout) > 0
+            leaked = [secret for secret in SECRETS if secret in output]
+            assert not leaked, "secrets in -vvv --diff output: %s" % leaked
         run(fleet, "rotate_ca.yml", "-e", "smtls_ssl_mode=trusted_clients",
             "-e", "smtls_previous_ca_dir=%s/controller/ca" % fleet,
             "-e", "smtls_ca_dir=%s/controller/ca-next" % fleet)

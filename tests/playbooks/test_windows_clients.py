@@ -190,15 +190,43 @@ def test_an_inventory_without_windows_clients_still_works(rollout, fleet, tmp_pa
     assert "win1" not in listed and "pattern: ['sm_windows_clients']" in listed
 
 
-def test_winrm_delivery_passes_syntax_check():
+def test_winrm_delivery_passes_syntax_check(tmp_path):
     for name in ("site.yml", "rotate_ca.yml"):
         proc = playbook("/nonexistent", name, "--syntax-check", "-e", "sm_windows_client_delivery=winrm")
         assert "ERROR" not in proc.stdout + proc.stderr
-    # the WinRM tasks are imported statically, so the syntax check above has read them
-    tasks = playbook("/nonexistent", "site.yml", "--list-tasks",
-                     "-e", "sm_windows_client_delivery=winrm").stdout
-    assert "Deliver | bundle files into the install directory" in tasks
-    assert "Deliver | install directory on the Windows client" in tasks
+    # the WinRM tasks are included only for delivery winrm (so ansible-core alone runs the rest):
+    # import them here, which makes the syntax check resolve every module they name
+    tasks = ROOT / "roles/sm_windows_client/tasks"
+    play = [{"name": "WinRM tasks", "hosts": "localhost", "gather_facts": False,
+             "tasks": [{"ansible.builtin.import_tasks": str(tasks / "winrm_ping.yml")},
+                       {"ansible.builtin.import_tasks": str(tasks / "deliver.yml")}]}]
+    (tmp_path / "winrm.yml").write_text(yaml.safe_dump(play))
+    proc = playbook("/nonexistent", str(tmp_path / "winrm.yml"), "--syntax-check")
+    assert "ERROR" not in proc.stdout + proc.stderr
+    proc = playbook("/nonexistent", str(tmp_path / "winrm.yml"), "--list-tasks")
+    for task in ("Preflight | the Windows client answers over WinRM",
+                 "Deliver | install directory on the Windows client",
+                 "Deliver | bundle files into the install directory"):
+        assert task in proc.stdout, proc.stdout
+
+
+def test_winrm_delivery_without_the_collection_is_refused_with_the_fix(rollout, fleet, tmp_path):
+    """A controller with ansible-core alone (no ansible.windows) runs every other delivery;
+    asked for winrm it stops in the preflight, naming the fix, before anything is written."""
+    before = tree_digest(fleet)
+    core_only = {"ANSIBLE_COLLECTIONS_PATH": str(tmp_path), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "False"}
+    proc = playbook(fleet, "site.yml", "-e", "sm_windows_client_delivery=winrm",
+                    "--limit", ",".join(WINDOWS), expect_ok=False, env=core_only)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output[-4000:]
+    assert re.search(r"win1\.demo\.invalid: sm_windows_client_delivery is winrm, but the controller "
+                     r"lacks\s+the ansible.windows collection", output), output[-4000:]
+    assert "make venv-windows" in output
+    assert "PLAY [PKI" not in output, "the rollout went past the preflight"
+    assert tree_digest(fleet) == before, "a file changed"
+    # the same controller, delivery none: the preflight passes (nothing needs the collection)
+    proc = playbook(fleet, "preflight.yml", "--limit", ",".join(WINDOWS), env=core_only)
+    assert set(recap(proc.stdout)) == set(WINDOWS)
 
 
 # A small inventory of its own, on the demo fleet's CA: win8 keeps its bundle on the

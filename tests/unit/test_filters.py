@@ -7,7 +7,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
 from smtls import (  # noqa: E402
-    smtls_in_dir, smtls_key_entry, smtls_module_available, smtls_progress, smtls_truststores_in)
+    smtls_batch_problem, smtls_in_dir, smtls_key_entry, smtls_module_available, smtls_progress,
+    smtls_tls_problems, smtls_truststores_in)
 
 
 @pytest.mark.parametrize("path,base,expected", [
@@ -64,3 +65,32 @@ def test_a_module_of_ansible_core_resolves_and_a_missing_collection_does_not():
     init_plugin_loader()  # as ansible-playbook does before any filter runs
     assert smtls_module_available("ansible.builtin.copy")
     assert not smtls_module_available("smtls_absent.nowhere.win_copy")
+
+
+@pytest.mark.parametrize("protocols,ciphers,allow,check,expected", [
+    (["TLSv1.2", "TLSv1.3"], ["TLS_AES_128_GCM_SHA256"], False, True, []),
+    ([], [], False, True, []),  # the JVM's defaults
+    (["SSLv3", "TLSv1.2"], [], False, True, ["SSLv3 is older than TLS 1.2 and refused"]),
+    (["TLSv1.1", "TLSv1.2"], [], True, True, []),  # asked for explicitly
+    (["TLSv1", "SSLv3"], [], True, True, ["at least TLSv1.2 or TLSv1.3"]),
+    (["TLSv1.2", "TLSv13"], [], False, True, ["TLSv13 is not a protocol JSSE knows"]),
+    ([], ["TLS_AES_128_GCM_SHA257"], False, True, ["TLS_AES_128_GCM_SHA257 is not a cipher suite"]),
+    ([], ["TLS_AES_128_GCM_SHA257"], False, False, []),
+])
+def test_protocol_and_cipher_problems_name_the_variable_and_fix(protocols, ciphers, allow, check, expected):
+    problems = smtls_tls_problems(protocols, ciphers, allow, check)
+    assert len(problems) == len(expected), problems
+    for problem, text in zip(problems, expected):
+        assert text in problem and problem.startswith("smtls_ssl_")
+
+
+@pytest.mark.parametrize("value,ok", [
+    (1, True), ("25%", True), ("100%", True), ([1, "25%", "100%"], True), ("3", True),
+    (0, False), ("0%", False), ("101%", False), ("25 percent", False), ("-1", False), ("", False),
+    ([1, "x"], False), (None, False),
+])
+def test_batch_sizes_a_play_can_take(value, ok):
+    problem = smtls_batch_problem(value, "smtls_server_batch")
+    assert (problem == "") == ok, problem
+    if not ok:
+        assert problem.startswith("smtls_server_batch=") and "Fix:" in problem

@@ -163,3 +163,13 @@ def test_an_invalid_dns_name_is_refused_before_it_reaches_a_certificate(name):
                                   "xn--bcher-kva.example"])
 def test_valid_dns_names_pass(name):
     assert pki.normalise_names([name], [])[0] == [name.lower().rstrip(".")]
+
+
+def test_a_changed_common_name_reissues_as_names_differ(ca):
+    _key, cert = ca.issue("sm1.example.com", dns=["sm1.example.com"])
+    assert pki.decide([cert], ["sm1.example.com"], [], [ca.cert], 30,
+                      common="sm1.example.com") == (False, "valid")
+    assert pki.decide([cert], ["sm1.example.com"], [], [ca.cert], 30,
+                      common="SM1.example.com") == (False, "valid")
+    assert pki.decide([cert], ["sm1.example.com"], [], [ca.cert], 30,
+                      common="sm-renamed.example.com") == (True, "names_differ")
