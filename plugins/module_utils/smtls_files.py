@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import json
 import os
 import tempfile
 
@@ -90,12 +91,56 @@ def check_writable(path, what, size=0, backup=False):
                                                                          os.path.basename(path), needed))
 
 
-def write_atomic(module, path, data, backup=False, mode=0o600):
+# The restart record: the files a service reads that were replaced since it last started,
+# each with the backup to roll back to. Every writing module that is given one notes its file
+# there *before* the rename, so a run cut off anywhere after a write still finds the restart
+# (and the rollback) due next time, and a run that wrote nothing leaves no record behind.
+RESTART_RECORD_OPTION = dict(restart_record=dict(type="path"))
+
+
+def load_restart_record(path):
+    """[{path, backup}] of the record, or None when there is none."""
+    data = read_optional(path, "restart record")
+    if data is None:
+        return None
+    try:
+        record = json.loads(data.decode("utf-8"))
+        return [dict(path=f["path"], backup=f.get("backup") or None) for f in record["files"]]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise FileProblem("%s is not a smtls restart record; remove it and run again" % path)
+
+
+def _save_restart_record(path, files):
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(json.dumps({"files": files}, indent=1).encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def note_restart(record, path, backup_file):
+    """Add path (and the backup that holds its state before this run) to the record; the
+    first backup of a file is the one to return to."""
+    files = load_restart_record(record) or []
+    if path not in [item["path"] for item in files]:
+        files.append(dict(path=path, backup=backup_file or None))
+        _save_restart_record(record, files)
+
+
+def write_atomic(module, path, data, backup=False, mode=0o600, restart_record=None):
     """Write via a temp file in the same directory and rename over the target.
 
     A new file gets `mode` (private by default: keystores and sm.ini hold
-    secrets); an existing file keeps its owner and permissions. Returns the
-    backup file name, or None.
+    secrets); an existing file keeps its owner and permissions. With
+    restart_record, the file is noted there before the rename (see above).
+    Returns the backup file name, or None.
     """
     directory = os.path.dirname(os.path.abspath(path))
     creating = not os.path.exists(path)
@@ -109,6 +154,8 @@ def write_atomic(module, path, data, backup=False, mode=0o600):
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if restart_record:
+            note_restart(restart_record, path, backup_file)
         module.atomic_move(tmp, path, unsafe_writes=False)
         if creating:  # atomic_move gives new files 0666 & ~umask: too open for secrets
             os.chmod(path, mode)

@@ -246,11 +246,6 @@ def signed_by(cert, issuer):
 # --- decisions -------------------------------------------------------------------
 
 
-def common_name(cert):
-    values = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return values[0].value if values else ""
-
-
 def decide(chain, dns, ips, ca_certs, renew_days, key=None, at=None, common=None):
     """Whether the installed chain can stay. Returns (issue: bool, reason).
 

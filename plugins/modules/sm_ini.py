@@ -24,6 +24,12 @@ description:
 version_added: "1.0.0"
 author: smtls contributors
 options:
+  restart_record:
+    description:
+      - The host's restart record (see M(sm_pending_restart)). The file is noted there, with its
+        backup, before it is replaced, so its restart (and rollback) is due even when the run
+        stops right after this write. A call that writes nothing leaves the record alone.
+    type: path
   path:
     description: The sm.ini file. It must exist (SM's installer creates it).
     type: path
@@ -113,9 +119,11 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_smini as smini
-from ansible.module_utils.smtls_files import FileProblem, check_writable, read_optional, write_atomic
+from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, check_writable,
+                                              read_optional, write_atomic)
 
 ARGUMENT_SPEC = dict(
+    **RESTART_RECORD_OPTION,
     path=dict(type="path", required=True),
     parameters=dict(type="dict", default={}),
     passwords=dict(type="dict", default={}, no_log=True),
@@ -195,7 +203,8 @@ def main():
                               after=smini.masked_text(smini.parse(new_text)),
                               before_header=path, after_header=path)
     if changed and not module.check_mode:
-        backup_file = write_atomic(module, path, new_data, backup=p["backup"])
+        backup_file = write_atomic(module, path, new_data, backup=p["backup"],
+                                   restart_record=p["restart_record"])
         if backup_file:
             result["backup_file"] = backup_file
     module.exit_json(**result)

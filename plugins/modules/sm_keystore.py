@@ -27,6 +27,12 @@ description:
 version_added: "1.0.0"
 author: smtls contributors
 options:
+  restart_record:
+    description:
+      - The host's restart record (see M(sm_pending_restart)). The file is noted there, with its
+        backup, before it is replaced, so its restart (and rollback) is due even when the run
+        stops right after this write. A call that writes nothing leaves the record alone.
+    type: path
   path:
     description: Keystore file.
     type: path
@@ -263,8 +269,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_keystore_state as state
 from ansible.module_utils import smtls_x509 as pki
-from ansible.module_utils.smtls_files import (FileProblem, apply_file_args, check_writable, read_optional,
-                                              write_atomic)
+from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, apply_file_args,
+                                              check_writable, read_optional, write_atomic)
 
 
 def build_spec(params, path):
@@ -304,6 +310,7 @@ def build_spec(params, path):
 
 
 ARGUMENT_SPEC = dict(
+    **RESTART_RECORD_OPTION,
     path=dict(type="path", required=True),
     password=dict(type="str", required=True, no_log=True),
     new_password=dict(type="str", no_log=True),
@@ -386,7 +393,8 @@ def main():
             module.exit_json(**result)
         if plan.write:
             blob = ks.dump(plan.keystore, plan.password, profile=params["pkcs12_profile"])
-            backup_file = write_atomic(module, path, blob, backup=params["backup"])
+            backup_file = write_atomic(module, path, blob, backup=params["backup"],
+                                       restart_record=params["restart_record"])
             if backup_file:
                 result["backup_file"] = backup_file
         if new_pending:

@@ -19,6 +19,14 @@ description:
 version_added: "1.0.0"
 author: smtls contributors
 options:
+  writable:
+    description:
+      - Also refuse, with the fix, what would stop the keystore (or a new one in its place)
+        from being replaced later in the run - an immutable file or directory, a directory this
+        user cannot write, a read-only file system, no room for it and its backup. For a
+        preflight.
+    type: bool
+    default: false
   path:
     description: Keystore file.
     type: path
@@ -128,7 +136,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_keystore_state as state
 from ansible.module_utils import smtls_x509 as pki
-from ansible.module_utils.smtls_files import FileProblem, read_optional
+from ansible.module_utils.smtls_files import FileProblem, check_writable, read_optional
 
 
 ARGUMENT_SPEC = dict(
@@ -137,6 +145,7 @@ ARGUMENT_SPEC = dict(
     fallback_passwords=dict(type="list", elements="str", default=[], no_log=True),
     type=dict(type="str", choices=list(ks.STORE_TYPES)),
     return_pem=dict(type="bool", default=False),
+    writable=dict(type="bool", default=False),
 )
 
 
@@ -148,6 +157,8 @@ def main():
     path = module.params["path"]
     try:
         data = read_optional(path, "keystore")
+        if module.params["writable"]:
+            check_writable(path, "keystore", len(data or b"") + 65536, backup=True)
         if data is None:
             module.exit_json(changed=False, exists=False, entries=[])
         password = module.params["password"]

@@ -10,21 +10,22 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: sm_pending_restart
-short_description: Remember on the host that a restart is due, and how to roll back
+short_description: Whether a restart is due on the host, and how to roll back
 description:
   - A small JSON file on the host records that files a service reads have changed and where
-    each one's backup is (the state before the first change). It survives an interrupted run,
-    so the next run still restarts the service, and still knows how to roll back.
-  - C(present) adds files to the record (the first backup of a file wins) and reports
-    C(pending). C(absent) clears it after a restart proved the host. C(rollback) puts every
+    each one's backup is (the state before the first change). The writing modules
+    (M(sm_ini), M(sm_keystore), M(sm_truststore), M(sm_webtier_config)) note each file there
+    before they replace it, so the record survives a run cut off anywhere after a write; the
+    next run still restarts the service, and still knows how to roll back. A run that writes
+    nothing leaves no record.
+  - C(present) reads the record and reports C(pending); it never writes. In check mode the
+    writing modules wrote nothing, so the files they would have written (I(files)) count too.
+    C(absent) clears the record after a restart proved the host. C(rollback) puts every
     recorded file back from its backup (a file that did not exist before is removed) and
     clears the record.
   - With I(probe_record), C(absent) also records on the host the time of the successful
     handshake probes that proved it (for the fleet report's metrics, see M(sm_tls_inventory)).
-    Bookkeeping, like arming - not reported as a change.
-  - With I(arm), C(present) writes the record before a run starts writing, so a run killed
-    between a write and its record still leaves a restart due; the run that armed it clears
-    the arming when it wrote nothing. Arming reports no change, being bookkeeping.
+    Bookkeeping - not reported as a change.
 version_added: "1.0.0"
 author: smtls contributors
 options:
@@ -33,7 +34,10 @@ options:
     type: path
     required: true
   files:
-    description: Changed files, each with its backup (none when the file was created).
+    description:
+      - Files this step's modules report as changed, each with its backup (none when the file
+        was created). Only check mode needs them (to predict the restart); a real run's writes
+        are in the record already.
     type: list
     elements: dict
     default: []
@@ -45,13 +49,6 @@ options:
       backup:
         description: Its backup; empty when the file did not exist before.
         type: path
-  arm:
-    description: Write an empty record marked with I(run) when none exists (before the writes).
-    type: bool
-    default: false
-  run:
-    description: This run's id; a record armed by another run is due, one armed by this run is not.
-    type: str
   probe_record:
     description:
       - Only with C(absent), given when the probes ran and passed - the file that records the
@@ -72,10 +69,10 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Apply | record what changed
+- name: Apply | is a restart due (the writing modules recorded what they changed)
   sm_pending_restart:
     path: /opt/sm/Server/RUN/.smtls-restart-pending
-    files: "{{ written_files }}"
+    files: "{{ changed_files }}"
   register: pending
 
 - name: Apply | proven, nothing pending any more (and when it was proven)
@@ -92,7 +89,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 pending:
-  description: Whether a restart is due (after this call, for C(present)).
+  description: Whether a restart is due (for C(present)).
   returned: always
   type: bool
 files:
@@ -112,13 +109,9 @@ restored:
   elements: str
 """
 
-import datetime
-import json
-import os
-import shutil
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.smtls_files import FileProblem, read_optional, write_atomic
+from ansible.module_utils import smtls_restart as restart
+from ansible.module_utils.smtls_files import FileProblem
 
 ARGUMENT_SPEC = dict(
     path=dict(type="path", required=True),
@@ -126,58 +119,9 @@ ARGUMENT_SPEC = dict(
         path=dict(type="path", required=True),
         backup=dict(type="path"),
     )),
-    arm=dict(type="bool", default=False),
-    run=dict(type="str"),
     probe_record=dict(type="path"),
     state=dict(type="str", choices=["present", "absent", "rollback"], default="present"),
 )
-
-
-def load(path):
-    """(files, armed_by) of the record; (None, None) when there is none."""
-    data = read_optional(path, "restart record")
-    if data is None:
-        return None, None
-    try:
-        record = json.loads(data.decode("utf-8"))
-        files = [dict(path=f["path"], backup=f.get("backup")) for f in record["files"]]
-        return files, record.get("armed_by")
-    except (ValueError, KeyError, TypeError):
-        raise FileProblem("%s is not a smtls restart record; remove it and run again" % path)
-
-
-def save(module, path, files, armed_by):
-    record = {"files": files}
-    if armed_by:
-        record["armed_by"] = armed_by
-    write_atomic(module, path, json.dumps(record, indent=1).encode("utf-8"))
-
-
-def record_probe(module, path):
-    """The time of the host's last successful probe, in its own small file (read back by
-    sm_tls_inventory: the format is smtls_inventory.PROBE_FORMAT). No secret in it."""
-    when = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    stamp = when.isoformat().replace("+00:00", "Z")
-    record = {"format": "smtls-probe/1", "last_success": stamp}
-    write_atomic(module, path, (json.dumps(record, indent=1) + "\n").encode("utf-8"), mode=0o640)
-    return stamp
-
-
-def restore(module, files):
-    done = []
-    for item in files:
-        if item["backup"]:
-            if not os.path.exists(item["backup"]):
-                raise FileProblem("backup %s of %s is missing: restore it by hand"
-                                  % (item["backup"], item["path"]))
-            with open(item["backup"], "rb") as handle:
-                write_atomic(module, item["path"], handle.read())
-            shutil.copystat(item["backup"], item["path"])
-            done.append("restored %s from %s" % (item["path"], item["backup"]))
-        elif os.path.exists(item["path"]):
-            os.unlink(item["path"])
-            done.append("removed %s (it did not exist before)" % item["path"])
-    return done
 
 
 def main():
@@ -187,44 +131,23 @@ def main():
         module.fail_json(msg="probe_record goes with state=absent (the call after the probes "
                              "passed), not with state=%s" % p["state"])
     try:
-        recorded, armed_by = load(p["path"])
-        files = list(recorded or [])
-        if p["state"] == "present" and p["arm"]:
-            if recorded is None and p["run"] and not module.check_mode:
-                save(module, p["path"], [], p["run"])
-            module.exit_json(changed=False, pending=bool(files) or bool(armed_by and armed_by != p["run"]),
-                             files=files)
         if p["state"] == "present":
-            known = {f["path"] for f in files}
-            for item in p["files"]:
-                if item["path"] not in known:  # the oldest backup is the state to return to
-                    files.append(dict(path=item["path"], backup=item["backup"] or None))
-                    known.add(item["path"])
-            # armed by a run that was cut off before it recorded its writes: a restart is due
-            interrupted = bool(armed_by) and armed_by != p["run"]
-            changed = files != (recorded or []) and bool(files)
-            if not files and not interrupted:
-                if recorded is not None and not module.check_mode:
-                    os.unlink(p["path"])  # this run's own arming, and it wrote nothing
-            elif changed and not module.check_mode:
-                save(module, p["path"], files, armed_by)
-            module.exit_json(changed=changed, pending=bool(files) or interrupted, files=files)
+            pending, files = restart.status(p["path"], p["files"] if module.check_mode else [])
+            module.exit_json(changed=False, pending=pending, files=files)
         if p["state"] == "absent":
-            result = dict(changed=recorded is not None, pending=False, files=files)
-            if recorded is not None and not module.check_mode:
-                os.unlink(p["path"])
+            files = restart.status(p["path"])[1]
+            result = dict(changed=restart.clear(p["path"], module.check_mode), pending=False,
+                          files=files)
             if p["probe_record"] and not module.check_mode:
                 # bookkeeping, not a change: a rerun that only probes stays changed=0; nor
                 # may it fail a host its probes just proved (that would roll it back)
                 try:
-                    result["probe_recorded"] = record_probe(module, p["probe_record"])
+                    result["probe_recorded"] = restart.record_probe(module, p["probe_record"])
                 except (FileProblem, IOError, OSError) as exc:
                     module.warn("the time of the successful probe was not recorded in %s: %s"
                                 % (p["probe_record"], exc))
             module.exit_json(**result)
-        restored = [] if module.check_mode else restore(module, files)
-        if recorded is not None and not module.check_mode:
-            os.unlink(p["path"])
+        files, restored = restart.rollback(module, p["path"], module.check_mode)
         module.exit_json(changed=bool(files), pending=False, files=files, restored=restored)
     except (FileProblem, IOError, OSError) as exc:
         module.fail_json(msg=str(exc))

@@ -22,6 +22,12 @@ description:
 version_added: "1.0.0"
 author: smtls contributors
 options:
+  restart_record:
+    description:
+      - The host's restart record (see M(sm_pending_restart)). The file is noted there, with its
+        backup, before it is replaced, so its restart (and rollback) is due even when the run
+        stops right after this write. A call that writes nothing leaves the record alone.
+    type: path
   truststores:
     description: The truststores.
     type: list
@@ -163,11 +169,12 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_keystore_state as state
 from ansible.module_utils import smtls_x509 as pki
-from ansible.module_utils.smtls_files import (FileProblem, apply_attributes, check_writable, read_optional,
-                                              write_atomic)
+from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, apply_attributes,
+                                              check_writable, read_optional, write_atomic)
 
 
 ARGUMENT_SPEC = dict(
+    **RESTART_RECORD_OPTION,
     truststores=dict(type="list", elements="dict", required=True, options=dict(
         path=dict(type="path", required=True),
         password=dict(type="str", required=True, no_log=True),
@@ -238,7 +245,8 @@ def main():
                 diff["after"] += "# %s\n%s\n" % (store["path"], "\n".join(plan.after))
             if plan.write and not module.check_mode:
                 blob = ks.dump(plan.keystore, plan.password, profile=p["pkcs12_profile"])
-                backup_file = write_atomic(module, store["path"], blob, backup=p["backup"])
+                backup_file = write_atomic(module, store["path"], blob, backup=p["backup"],
+                                           restart_record=p["restart_record"])
                 if backup_file:
                     result["backup_file"] = backup_file
             if os.path.exists(store["path"]):  # check mode: the attribute helpers only predict

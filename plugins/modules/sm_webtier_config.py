@@ -27,6 +27,12 @@ description:
 version_added: "1.0.0"
 author: smtls contributors
 options:
+  restart_record:
+    description:
+      - The host's restart record (see M(sm_pending_restart)). The file is noted there, with its
+        backup, before it is replaced, so its restart (and rollback) is due even when the run
+        stops right after this write. A call that writes nothing leaves the record alone.
+    type: path
   properties_file:
     description: The custom webtier.properties (created when absent).
     type: path
@@ -125,9 +131,11 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_webtier as web
-from ansible.module_utils.smtls_files import FileProblem, check_writable, read_optional, write_atomic
+from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, check_writable,
+                                              read_optional, write_atomic)
 
 ARGUMENT_SPEC = dict(
+    **RESTART_RECORD_OPTION,
     properties_file=dict(type="path"),
     properties=dict(type="dict", default={}),
     passwords=dict(type="dict", default={}, no_log=True),
@@ -224,7 +232,7 @@ def main():
                               after_header=path))
             if not module.check_mode:
                 backup_file = write_atomic(module, path, new.encode("utf-8"), backup=p["backup"],
-                                           mode=0o640)
+                                           mode=0o640, restart_record=p["restart_record"])
                 if backup_file:
                     entry["backup_file"] = backup_file
         files.append(entry)

@@ -287,23 +287,56 @@ def test_ca_without_passphrase_reads_but_will_not_sign(tmp_path):
 import sm_pending_restart  # noqa: E402
 
 
-def test_restart_record_armed_before_writes_survives_a_cut_off_run(tmp_path):
-    """A run killed between a write and its record still leaves the restart due."""
+import sm_ini  # noqa: E402
+
+
+class CutOffAtRename(Exception):
+    pass
+
+
+def test_a_write_is_recorded_before_the_rename_so_a_cut_off_run_still_restarts(tmp_path, monkeypatch):
+    """The writing module notes its file in the restart record before it replaces it: a run
+    that dies right there (here: the rename never happens) still leaves the restart, and the
+    rollback, due for the next run. A call that writes nothing leaves no record."""
+    run = tmp_path / "RUN"
+    run.mkdir()
+    ini = run / "sm.ini"
+    ini.write_text("ssl:0\n")
+    record = str(run / ".smtls-restart-pending")
+    args = dict(path=str(ini), parameters={"ssl": "1"}, backup=True, restart_record=record)
+
+    nothing = module_result(sm_ini, dict(args, parameters={"ssl": "0"}))
+    assert not nothing["changed"] and not os.path.exists(record)
+    checked = module_result(sm_ini, args, check_mode=True)
+    assert checked["changed"] and not os.path.exists(record)
+
+    from ansible.module_utils.basic import AnsibleModule
+
+    def cut_off(*_args, **_kwargs):
+        raise CutOffAtRename()
+
+    monkeypatch.setattr(AnsibleModule, "atomic_move", cut_off)
+    with pytest.raises(CutOffAtRename):
+        module_result(sm_ini, args)
+    monkeypatch.undo()
+    assert ini.read_text() == "ssl:0\n", "the rename never happened"
+    due = module_result(sm_pending_restart, dict(path=record))
+    assert due["pending"] is True and due["changed"] is False
+    assert [f["path"] for f in due["files"]] == [str(ini)] and due["files"][0]["backup"]
+
+    # the next run writes for real; the record keeps the first backup (the state to return to)
+    first_backup = due["files"][0]["backup"]
+    assert module_result(sm_ini, args)["changed"]
+    again = module_result(sm_pending_restart, dict(path=record))
+    assert again["files"] == due["files"] and again["files"][0]["backup"] == first_backup
+    rolled = module_result(sm_pending_restart, dict(path=record, state="rollback"))
+    assert rolled["changed"] and ini.read_text() == "ssl:0\n" and not os.path.exists(record)
+
+
+def test_check_mode_predicts_the_restart_from_the_changes_it_is_told_of(tmp_path):
     record = str(tmp_path / ".smtls-restart-pending")
-
-    def call(**args):
-        return module_result(sm_pending_restart, dict(path=record, **args))
-
-    # a run that writes nothing: armed, then cleared by itself, no change reported
-    assert call(arm=True, run="A")["changed"] is False and os.path.exists(record)
-    quiet = call(files=[], run="A")
-    assert quiet == dict(quiet, changed=False, pending=False) and not os.path.exists(record)
-    # run B arms, writes sm.ini and is killed before recording it; run C writes nothing
-    call(arm=True, run="B")
-    assert call(arm=True, run="C")["pending"] is True
-    due = call(files=[], run="C")
-    assert due["pending"] is True and os.path.exists(record)
-    assert call(state="absent")["changed"] is True and not os.path.exists(record)
-    # check mode arms nothing
-    armed = module_result(sm_pending_restart, dict(path=record, arm=True, run="D"), check_mode=True)
-    assert armed["changed"] is False and not os.path.exists(record)
+    told = [dict(path=str(tmp_path / "sm.ini"), backup="")]
+    assert module_result(sm_pending_restart, dict(path=record, files=told), check_mode=True)["pending"]
+    # a real run trusts only the record: the modules wrote there what they changed
+    assert not module_result(sm_pending_restart, dict(path=record, files=told))["pending"]
+    assert not os.path.exists(record)

@@ -192,6 +192,8 @@ BAD_INPUT = [
      "smtls_server_batch='25 percent' is not a batch size. Fix:"),
     ("failure threshold typo", {"smtls_webtier_batch": 1, "smtls_max_fail_percentage": "ten"}, "",
      "smtls_max_fail_percentage=ten is not a percentage"),
+    ("--limit leaves an allowed client out", "limit-without-a-client", "sm1.demo.invalid",
+     "web2.demo.invalid are left out of this run (--limit)"),
     ("internal CA without its key", "ca-without-key", "",
      "ca.crt is there but ca.key is missing, so this CA cannot sign. Fix:"),
     ("CA key of another CA", "ca-key-mismatch", "", "does not match the CA certificate"),
@@ -254,6 +256,8 @@ def _refused(fleet, tmp_path, extra):
         other_key, _other = pki.create_ca("other", key_size=2048)
         (tmp_path / "ca.key").write_text(pki.key_pem(other_key, "demo-ca-passphrase"))
         extra = {"smtls_ca_dir": str(tmp_path)}
+    elif extra == "limit-without-a-client":
+        return run(fleet, "site.yml", "--limit", ",".join(SERVERS + WEBTIERS[:1]), expect_rc=None)
     elif extra == "short-passphrase":
         extra = {"smtls_ca_dir": str(tmp_path / "new-ca"), "smtls_ca_passphrase": "short"}
     return run(fleet, "site.yml", "-e", json.dumps(extra), expect_rc=None)
@@ -264,7 +268,8 @@ def refusals(fleet, tmp_path_factory):
     """Every bad input tried at once (the preflight writes nothing, so the runs cannot
     disturb each other) and compared with the fleet as it was before all of them - except
     the corrupt truststore, which changes the fleet under the others and runs alone."""
-    together = [c for c in BAD_INPUT if c[1] not in SOLO]
+    solo = [c for c in BAD_INPUT if isinstance(c[1], str) and c[1] in SOLO]
+    together = [c for c in BAD_INPUT if c not in solo]
     before = tree_digest(fleet)
     with ThreadPoolExecutor(max_workers=3) as pool:
         runs = {c[0]: pool.submit(_refused, fleet, tmp_path_factory.mktemp("bad"), c[1])
@@ -272,7 +277,7 @@ def refusals(fleet, tmp_path_factory):
         procs = {label: future.result() for label, future in runs.items()}
     unchanged = tree_digest(fleet) == before
     results = {label: (proc, unchanged) for label, proc in procs.items()}
-    for label, case, _host, _text in (c for c in BAD_INPUT if c[1] in SOLO):
+    for label, case, _host, _text in solo:
         undo = SOLO[case](fleet)
         try:
             before = tree_digest(fleet)

@@ -779,8 +779,7 @@ def test_probe_record_is_bookkeeping_beside_the_restart_record(tmp_path):
     when = report._parse_time(stamp)
     assert abs((when - pki.now()).total_seconds()) < 60 and stamp.endswith("Z")
     # after a restart: the record goes (a change), the time is recorded again
-    call(files=[{"path": str(tmp_path / "sm.ini"), "backup": None}])
-    assert record.exists()
+    record.write_text(json.dumps({"files": [{"path": str(tmp_path / "sm.ini"), "backup": None}]}))
     cleared = call(state="absent", probe_record=str(proven))
     assert cleared["changed"] is True and not record.exists()
     assert json.loads(proven.read_text())["last_success"] == cleared["probe_recorded"]

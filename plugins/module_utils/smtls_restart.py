@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: smtls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The restart record's other half: whether a restart is due, rolling back, clearing.
+
+The writing modules note each file in the record before they replace it
+(smtls_files.write_atomic with restart_record); this engine only reads the record
+and acts on it, so no task ever "arms" or "records" anything.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+import os
+import shutil
+
+from ansible.module_utils.smtls_files import FileProblem, load_restart_record, write_atomic
+from ansible.module_utils.smtls_inventory import PROBE_FORMAT
+
+
+def status(record_path, predicted=None):
+    """(pending, files): the record's files, and in check mode the files this step's modules
+    said they would write (nothing is recorded then: they wrote nothing)."""
+    files = load_restart_record(record_path) or []
+    known = {item["path"] for item in files}
+    for item in predicted or []:
+        if item["path"] not in known:
+            files.append(dict(path=item["path"], backup=item.get("backup") or None))
+            known.add(item["path"])
+    return bool(files), files
+
+
+def clear(record_path, check_mode=False):
+    """Remove the record; True when there was one."""
+    exists = load_restart_record(record_path) is not None
+    if exists and not check_mode:
+        os.unlink(record_path)
+    return exists
+
+
+def rollback(module, record_path, check_mode=False):
+    """Put every recorded file back from its backup (remove one that did not exist before),
+    then clear the record. Returns (files, what was done)."""
+    files = load_restart_record(record_path) or []
+    if check_mode:
+        return files, []
+    done = []
+    for item in files:
+        if item["backup"]:
+            if not os.path.exists(item["backup"]):
+                raise FileProblem("backup %s of %s is missing: restore it by hand"
+                                  % (item["backup"], item["path"]))
+            with open(item["backup"], "rb") as handle:
+                write_atomic(module, item["path"], handle.read())
+            shutil.copystat(item["backup"], item["path"])
+            done.append("restored %s from %s" % (item["path"], item["backup"]))
+        elif os.path.exists(item["path"]):
+            os.unlink(item["path"])
+            done.append("removed %s (it did not exist before)" % item["path"])
+    clear(record_path)
+    return files, done
+
+
+def record_probe(module, path, at=None):
+    """The time of the host's last successful probe, in its own small file (read back by
+    smtls_inventory.read_probe_record). No secret in it."""
+    when = (at or datetime.datetime.now(datetime.timezone.utc)).replace(microsecond=0)
+    stamp = when.isoformat().replace("+00:00", "Z")
+    record = {"format": PROBE_FORMAT, "last_success": stamp}
+    write_atomic(module, path, (json.dumps(record, indent=1) + "\n").encode("utf-8"), mode=0o640)
+    return stamp
