@@ -27,12 +27,6 @@ description:
 version_added: "1.0.0"
 author: smtls contributors
 options:
-  restart_record:
-    description:
-      - The host's restart record (see M(sm_pending_restart)). The file is noted there, with its
-        backup, before it is replaced, so its restart (and rollback) is due even when the run
-        stops right after this write. A call that writes nothing leaves the record alone.
-    type: path
   path:
     description: Keystore file.
     type: path
@@ -171,6 +165,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - smtls_restart_record
   - ansible.builtin.files
 notes:
   - Needs the Python C(cryptography) library (release 38 or later) on the managed host.

@@ -26,13 +26,9 @@ description:
     exactly; passwords and the web tier C(masterKey) are masked in diffs.
 version_added: "1.0.0"
 author: smtls contributors
+extends_documentation_fragment:
+  - smtls_restart_record
 options:
-  restart_record:
-    description:
-      - The host's restart record (see M(sm_pending_restart)). The file is noted there, with its
-        backup, before it is replaced, so its restart (and rollback) is due even when the run
-        stops right after this write. A call that writes nothing leaves the record alone.
-    type: path
   properties_file:
     description: The custom webtier.properties (created when absent).
     type: path

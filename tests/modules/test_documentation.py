@@ -60,8 +60,14 @@ def test_documentation_matches_argument_spec(name):
     assert doc["module"] == name
     spec = dict(module.ARGUMENT_SPEC)
     options = dict(doc.get("options") or {})
-    if "ansible.builtin.files" in (doc.get("extends_documentation_fragment") or []):
+    fragments = doc.get("extends_documentation_fragment") or []
+    if "ansible.builtin.files" in fragments:
         spec = {k: v for k, v in spec.items() if k not in FILE_OPTIONS}
+    for fragment in fragments:  # our own fragments, plugins/doc_fragments/<name>.py
+        path = ROOT / "plugins" / "doc_fragments" / ("%s.py" % fragment)
+        if path.exists():
+            text = path.read_text().split('DOCUMENTATION = r"""')[1].split('"""')[0]
+            options.update(yaml.safe_load(text)["options"])
     assert compare(options, spec, name) == []
     for section in ("EXAMPLES", "RETURN"):
         assert yaml.safe_load(getattr(module, section)), "%s.%s is empty or invalid" % (name, section)
