@@ -182,7 +182,7 @@ BAD_INPUT = [
      "TLSv13 is not a protocol JSSE knows"),
     ("cipher typo", {"smtls_ssl_ciphers": ["TLS_AES_128_GCM_SHA257"]}, "sm1.demo.invalid",
      "TLS_AES_128_GCM_SHA257 is not a cipher suite the JRE implements"),
-    ("invalid DNS name", {"sm_server_dns_names": ["sm1.demo.invalid", "bad name!"]}, "sm1.demo.invalid",
+    ("invalid DNS name", {"sm_server_dns_names": SERVERS + ["bad name!"]}, "sm1.demo.invalid",
      "'bad name!' is not a valid DNS name"),
     ("trusted-client group typo", {"sm_server_trusted_client_groups": ["sm_webtier"]}, "sm1.demo.invalid",
      "names sm_webtier, which is no group of this inventory"),
@@ -236,7 +236,9 @@ SOLO = {"corrupt": lambda fleet: _restore_after(_damage, run_dir(fleet, "sm1.dem
         "immutable-properties": _solo_immutable_properties,
         "malformed-server-xml": _solo_malformed_server_xml,
         "latin1-sm-ini": _solo_latin1_sm_ini}
-SOLO_EXTRA = {"latin1-sm-ini": {"sm_server_keystore_password": "demo-\u4e2d\u6587-ks1"}}
+SOLO_EXTRA = {"latin1-sm-ini": {"sm_server_keystore_password": "demo-\u4e2d\u6587-ks1"},
+              # a mode change that must rewrite webtier.properties (an unchanged file is left alone)
+              "immutable-properties": {"smtls_ssl_mode": "encryption"}}
 
 
 def _restore_after(damage, path):

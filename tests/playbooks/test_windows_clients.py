@@ -34,8 +34,8 @@ WIN_PW, WEB_PW, CLIENTS_PW = "demo-Win-ks1", "demo-Web-ks1", "demo-Clients-1"
 SECRETS = [WIN_PW, "demo-ca-passphrase"]
 
 
-def playbook(fleet, name, *args, inventory=None, expect_ok=True):
-    return run_playbook(fleet, name, *args, inventory=inventory, expect_ok=expect_ok)
+def playbook(fleet, name, *args, **kwargs):
+    return run_playbook(fleet, name, *args, **kwargs)
 
 
 def bundle(fleet, host):
