@@ -143,10 +143,26 @@ def smtls_batch_problem(value, name):
     return ""
 
 
+def smtls_key_problem(key_type, size):
+    """Why the fleet's host keys cannot be made as asked (smtls_key_type, smtls_key_size), or
+    '' when they can - refused in the preflight, not by the first host that makes a key."""
+    if key_type not in ("rsa", "ec"):
+        return "smtls_key_type=%r is not a key type smtls makes. Fix: rsa or ec" % (key_type,)
+    if key_type == "rsa":
+        try:
+            bits = int(size)
+        except (TypeError, ValueError):
+            bits = 0
+        if not 2048 <= bits <= 16384:
+            return ("smtls_key_size=%r is not an RSA key size smtls makes (2048 to 16384 bits). "
+                    "Fix: 2048, 3072 or 4096" % (size,))
+    return ""
+
+
 class FilterModule(object):
     def filters(self):
         return {"smtls_in_dir": smtls_in_dir, "smtls_truststores_in": smtls_truststores_in,
                 "smtls_written": smtls_written, "smtls_key_entry": smtls_key_entry,
                 "smtls_module_available": smtls_module_available,
                 "smtls_progress": smtls_progress, "smtls_tls_problems": smtls_tls_problems,
-                "smtls_batch_problem": smtls_batch_problem}
+                "smtls_batch_problem": smtls_batch_problem, "smtls_key_problem": smtls_key_problem}

@@ -190,6 +190,8 @@ BAD_INPUT = [
      "web1.demo.invalid", "neither a host of the sm_servers group nor a name"),
     ("batch size typo", {"smtls_server_batch": "25 percent"}, "",
      "smtls_server_batch='25 percent' is not a batch size. Fix:"),
+    ("unsupported key type", {"smtls_key_type": "dsa"}, "", "smtls_key_type='dsa' is not a key type"),
+    ("RSA key too small", {"smtls_key_size": 1024}, "", "smtls_key_size=1024 is not an RSA key size"),
     ("failure threshold typo", {"smtls_webtier_batch": 1, "smtls_max_fail_percentage": "ten"}, "",
      "smtls_max_fail_percentage=ten is not a percentage"),
     ("--limit leaves an allowed client out", "limit-without-a-client", "sm1.demo.invalid",

@@ -7,8 +7,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
 from smtls import (  # noqa: E402
-    smtls_batch_problem, smtls_in_dir, smtls_key_entry, smtls_module_available, smtls_progress,
-    smtls_tls_problems, smtls_truststores_in)
+    smtls_batch_problem, smtls_in_dir, smtls_key_entry, smtls_key_problem, smtls_module_available,
+    smtls_progress, smtls_tls_problems, smtls_truststores_in)
 
 
 @pytest.mark.parametrize("path,base,expected", [
@@ -94,3 +94,15 @@ def test_batch_sizes_a_play_can_take(value, ok):
     assert (problem == "") == ok, problem
     if not ok:
         assert problem.startswith("smtls_server_batch=") and "Fix:" in problem
+
+
+@pytest.mark.parametrize("key_type,size,problem", [
+    ("rsa", 2048, ""), ("rsa", "3072", ""), ("ec", 256, ""), ("ec", None, ""),
+    ("dsa", 2048, "smtls_key_type='dsa' is not a key type"),
+    ("rsa", 1024, "smtls_key_size=1024 is not an RSA key size"),
+    ("rsa", "big", "smtls_key_size='big' is not an RSA key size"),
+])
+def test_host_key_type_and_size_refused_up_front(key_type, size, problem):
+    got = smtls_key_problem(key_type, size)
+    assert got.startswith(problem) if problem else got == ""
+    assert not problem or "Fix:" in got
