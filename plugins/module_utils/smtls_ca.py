@@ -21,13 +21,14 @@ CA_KEY = "ca.key"
 
 
 class CertificateAuthority:
-    def __init__(self, cert, key=None, created=False, extra_certs=None, locked_key=None):
+    def __init__(self, cert, key=None, created=False, extra_certs=None, locked_key=None,
+                 key_missing=False):
         self.cert = cert
         self.key = key
         self.locked_key = locked_key  # an internal CA's key we were not given the passphrase for
         self.created = created
         self.extra_certs = list(extra_certs or [])  # e.g. the old CA during a rotation
-        self.key_missing = False  # ca.crt without ca.key: a corporate CA, or a lost key
+        self.key_missing = key_missing  # ca.crt without ca.key: a corporate CA, or a lost key
 
     @property
     def can_sign(self):
@@ -56,9 +57,8 @@ def load_or_create(directory, passphrase, create=True, common_name="smtls intern
                                "pair from the same backup, or point smtls_ca_dir at the CA "
                                "directory they came from" % (key_path, cert_path))
         pki.check_ca(cert, key)
-        authority = CertificateAuthority(cert, key, locked_key=key_path if has_key and not key else None)
-        authority.key_missing = not has_key
-        return authority, None
+        return CertificateAuthority(cert, key, locked_key=key_path if has_key and not key else None,
+                                    key_missing=not has_key), None
     if not create:
         raise pki.PkiError("no CA certificate at %s: create the CA (ca_create) or put the "
                            "corporate CA's certificate there" % cert_path)

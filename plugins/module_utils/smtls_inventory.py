@@ -256,8 +256,7 @@ def webtier_mode(settings):
 # --- the last successful probe -----------------------------------------------------------
 
 # The record sm_pending_restart (state absent, probe_record) leaves on the host when the
-# rollout's handshake probes proved it: {"format": PROBE_FORMAT, "last_success": ISO time}.
-PROBE_FORMAT = "smtls-probe/1"
+# rollout's handshake probes proved it (format: smtls_restart.PROBE_FORMAT).
 
 
 def read_probe_record(data):

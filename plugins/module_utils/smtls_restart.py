@@ -18,7 +18,10 @@ import os
 import shutil
 
 from ansible.module_utils.smtls_files import FileProblem, load_restart_record, write_atomic
-from ansible.module_utils.smtls_inventory import PROBE_FORMAT
+
+# The file the post-probe call leaves on the host (read by smtls_inventory.read_probe_record):
+# {"format": PROBE_FORMAT, "last_success": ISO time}.
+PROBE_FORMAT = "smtls-probe/1"
 
 
 def status(record_path, predicted=None):
@@ -34,8 +37,8 @@ def status(record_path, predicted=None):
 
 
 def clear(record_path, check_mode=False):
-    """Remove the record; True when there was one."""
-    exists = load_restart_record(record_path) is not None
+    """Remove the record; True when there was one (its content was read by the caller)."""
+    exists = os.path.exists(record_path)
     if exists and not check_mode:
         os.unlink(record_path)
     return exists

@@ -22,8 +22,9 @@ PRE_AUTH_FILTER = "preAuthenticationFilter"
 # Names whose values are secrets wherever they appear (keystorePassword, masterKey, Tomcat's
 # keystorePass / truststorePassword, ...): masked in every diff and action, whether smtls sets
 # the value, removes it, or only shows it as context - a removed line is as secret as an added one.
-_SECRET_NAME = re.compile(r"pass|pwd|secret|masterkey", re.I)
-_SECRET_ATTRIBUTE = re.compile(r"""(\s[\w:.-]*(?:pass|pwd|secret|masterkey)[\w:.-]*\s*=\s*)(["'])(.*?)\2""",
+_SECRET_WORDS = r"pass|pwd|secret|masterkey"
+_SECRET_NAME = re.compile(_SECRET_WORDS, re.I)
+_SECRET_ATTRIBUTE = re.compile(r"""(\s[\w:.-]*(?:%s)[\w:.-]*\s*=\s*)(["'])(.*?)\2""" % _SECRET_WORDS,
                                re.I | re.S)
 _PARAM_PAIR = re.compile(r"(<param-name>\s*(.*?)\s*</param-name>\s*<param-value>)(.*?)(</param-value>)",
                          re.S)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from demofleet import tree_digest
+from demofleet import recap, tree_digest
 
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_probe as tls
@@ -74,9 +74,9 @@ def run(fleet, playbook, *args, expect_rc=0):
 def changed(output):
     """Changes counted over the last PLAY RECAP, which must be there and name every host."""
     assert "PLAY RECAP" in output, "no PLAY RECAP: the run did not get to the end\n" + output[-3000:]
-    counts = dict(re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output.split("PLAY RECAP")[-1], re.M))
-    assert set(SERVERS + WEBTIERS) <= set(counts), "hosts missing from the recap: %s" % counts
-    return sum(int(c) for c in counts.values())
+    hosts = recap(output)
+    assert set(SERVERS + WEBTIERS) <= set(hosts), "hosts missing from the recap: %s" % hosts
+    return sum(counts["changed"] for counts in hosts.values())
 
 
 def run_dir(fleet, host):
