@@ -106,10 +106,32 @@ TLS_RSA_WITH_AES_256_CBC_SHA TLS_RSA_WITH_AES_128_CBC_SHA TLS_EMPTY_RENEGOTIATIO
 """.split())
 
 
-def smtls_tls_problems(protocols, ciphers, allow_legacy=False, check_ciphers=True):
+def smtls_ssl_protocols_for(requested, jre=None):
+    """sslEnabledProtocols for a server whose JRE is jre (as sm_server_info reads it).
+
+    `auto` gives TLSv1.2 and TLSv1.3 where the JRE has TLS 1.3, and TLSv1.2 alone where it
+    has not or its version is unknown (the one value the vendor documents); a list is the
+    operator's and is taken as given (smtls_tls_problems judges it)."""
+    if requested is None or requested == "auto":
+        return ["TLSv1.2", "TLSv1.3"] if (jre or {}).get("tls13") else ["TLSv1.2"]
+    return list(requested)
+
+
+def smtls_tls_problems(protocols, ciphers, allow_legacy=False, check_ciphers=True, jre=None):
     """What is wrong with the SSL protocol and cipher lists, one sentence each with its fix
-    ([] when nothing is)."""
+    ([] when nothing is). protocols is `auto` or a list; jre is what sm_server_info read."""
     problems = []
+    if isinstance(protocols, str):
+        if protocols != "auto":
+            problems.append("smtls_ssl_protocols: '%s' is neither auto nor a list of protocols. "
+                            "Fix: auto, or a list such as [TLSv1.2, TLSv1.3]" % protocols)
+        protocols = []
+    jre = jre or {}
+    if "TLSv1.3" in protocols and jre.get("tls13") is False:
+        problems.append("smtls_ssl_protocols: TLSv1.3 is not a protocol the JRE the server runs "
+                        "can enable (%s: Java %s; TLS 1.3 needs Java 11, or 8u261 and later), "
+                        "so SM would not start. Fix: smtls_ssl_protocols: auto, or remove "
+                        "TLSv1.3 (or upgrade the JRE first)" % (jre.get("home"), jre.get("version")))
     unknown = [p for p in protocols or [] if p not in TLS_PROTOCOLS]
     if unknown:
         problems.append("smtls_ssl_protocols: %s is not a protocol JSSE knows (use %s)"
@@ -165,4 +187,5 @@ class FilterModule(object):
                 "smtls_written": smtls_written, "smtls_key_entry": smtls_key_entry,
                 "smtls_module_available": smtls_module_available,
                 "smtls_progress": smtls_progress, "smtls_tls_problems": smtls_tls_problems,
+                "smtls_ssl_protocols_for": smtls_ssl_protocols_for,
                 "smtls_batch_problem": smtls_batch_problem, "smtls_key_problem": smtls_key_problem}

@@ -3,10 +3,14 @@
 Proves, on a fresh copy of the fleet: check mode predicts without writing, the run
 converges, a second run and a check run after it change nothing, the sample CA is gone
 from every truststore, the server presents the new certificate to a web tier's own
-truststore in a real JSSE handshake, and -vvv output carries no secret.
+truststore in a real JSSE handshake, each server's sslEnabledProtocols follows the JRE its
+installation runs (TLS 1.3 only where that JRE has it, proven by a handshake), and -vvv output
+carries no secret.
 """
 
 import base64
+import socket
+import ssl
 from pathlib import Path
 
 from demofleet import recap
@@ -98,3 +102,34 @@ def test_sm_ini_keeps_every_non_ssl_line_in_order(rollout, fleet):
                      for expected in NON_SSL]
         assert positions == sorted(positions), ini
         assert lines[0].startswith("smmasterkey:")  # written by the stand-in, kept by smtls
+
+
+def _client_pem(fleet, tmp_path):
+    """web1's own client certificate and key as PEM files, for a handshake from Python."""
+    path = next(Path(fleet).glob("web1.demo.invalid/**/WEB-INF/webtier.keystore"))
+    entry = ks.load(path.read_bytes(), "demo-Web-ks1").entries[0]
+    key = tmp_path / "client.key"
+    key.write_text("-----BEGIN PRIVATE KEY-----\n%s\n-----END PRIVATE KEY-----\n"
+                   % base64.encodebytes(entry.pkcs8()).decode().strip())
+    cert = tmp_path / "client.crt"
+    cert.write_text("".join(pki.cert_pem(c) for c in entry.chain))
+    return str(cert), str(key)
+
+
+def test_protocols_follow_each_servers_jre(rollout, fleet, tmp_path):
+    """sm1's sample JRE is 17, sm2's 1.8.0_202 (no TLS 1.3): smtls read each and wrote what that
+    JRE can run; the stand-in (a test double) refuses TLSv1.3 as a JRE without it would."""
+    expected = {"sm1.demo.invalid": (13443, "TLSv1.2,TLSv1.3", "TLSv1.3"),
+                "sm2.demo.invalid": (13444, "TLSv1.2", "TLSv1.2")}
+    certfile, keyfile = _client_pem(fleet, tmp_path)
+    for host, (port, line, negotiated) in expected.items():
+        ini = next(Path(fleet).glob(host + "/**/RUN/sm.ini")).read_text().splitlines()
+        assert "sslEnabledProtocols:" + line in ini, host
+        ctx = ssl.create_default_context(cafile=str(Path(fleet) / "controller/ca/ca.crt"))
+        ctx.load_cert_chain(certfile, keyfile)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname=host) as tls:
+                tls.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                body = b"".join(iter(lambda: tls.recv(4096), b"")).decode()
+                assert tls.version() == negotiated, host
+        assert "protocol=" + negotiated in body, body

@@ -180,6 +180,8 @@ BAD_INPUT = [
      "SSLv3 is older than TLS 1.2 and refused. Fix:"),
     ("protocol typo", {"smtls_ssl_protocols": ["TLSv1.2", "TLSv13"]}, "sm1.demo.invalid",
      "TLSv13 is not a protocol JSSE knows"),
+    ("TLSv1.3 on a server whose JRE lacks it", {"smtls_ssl_protocols": ["TLSv1.2", "TLSv1.3"]},
+     "sm2.demo.invalid", "Java 1.8.0_202; TLS 1.3 needs Java 11, or 8u261 and later), so SM would not start"),
     ("cipher typo", {"smtls_ssl_ciphers": ["TLS_AES_128_GCM_SHA257"]}, "sm1.demo.invalid",
      "TLS_AES_128_GCM_SHA257 is not a cipher suite the JRE implements"),
     ("invalid DNS name", {"sm_server_dns_names": SERVERS + ["bad name!"]}, "sm1.demo.invalid",

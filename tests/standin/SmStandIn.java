@@ -24,6 +24,9 @@
  *   - no database, no RDBMS login, no LDAP, no SMTP (sqllogin etc. are only encrypted);
  *   - not SM's real encryption algorithm: the scheme below (AES-256-GCM, key = SHA-256 of
  *     the smmasterkey hex string) is ours, so sm.ini files are NOT interchangeable with SM;
+ *   - the JRE SM bundles is only emulated: when RUN/jre/release names a Java without TLS 1.3
+ *     (8 before 8u261, 9, 10), TLSv1.3 is neither enabled nor accepted in sslEnabledProtocols,
+ *     as that JRE's JSSE would refuse it; the process itself still runs on this machine's Java;
  *   - no sm.cfg / load balancer / multiple servlets, no FIPS mode, no CAC or TSO log-on
  *     (trustedsignon is only reported back), no acceptsharedcert, no onewayssl4ws.
  *
@@ -870,6 +873,34 @@ public final class SmStandIn {
         }
     }
 
+    /**
+     * The version named by RUN/jre/release when that Java has no TLS 1.3 (8 before 8u261, 9,
+     * 10), else null: the JRE a real SM runs, emulated on this machine's Java.
+     */
+    String emulatedJreWithoutTls13() {
+        Path release = run.resolve("jre").resolve("release");
+        if (!Files.isRegularFile(release)) {
+            return null;
+        }
+        try {
+            for (String line : Files.readAllLines(release, StandardCharsets.UTF_8)) {
+                java.util.regex.Matcher m = java.util.regex.Pattern
+                        .compile("^JAVA_VERSION=\"?(1\\.(\\d+)\\.\\d+(?:_(\\d+))?[^\"]*|(\\d+)[^\"]*)\"?\\s*$")
+                        .matcher(line.trim());
+                if (!m.matches()) {
+                    continue;
+                }
+                int major = m.group(2) != null ? Integer.parseInt(m.group(2)) : Integer.parseInt(m.group(4));
+                int update = m.group(3) != null ? Integer.parseInt(m.group(3)) : 0;
+                boolean tls13 = major >= 11 || (major == 8 && update >= 261);
+                return tls13 ? null : m.group(1);
+            }
+        } catch (IOException e) {
+            return null;
+        }
+        return null;
+    }
+
     void applyTls(SSLServerSocket s, SSLContext ctx) throws Fatal {
         if (clientAuth >= 1) {
             s.setNeedClientAuth(true);
@@ -878,8 +909,21 @@ public final class SmStandIn {
             s.setNeedClientAuth(false);
         }
         List<String> protocols = commaList(get("sslEnabledProtocols"));
+        String emulated = emulatedJreWithoutTls13();
+        if (emulated != null && protocols.isEmpty()) {
+            List<String> defaults = new ArrayList<>(Arrays.asList(s.getEnabledProtocols()));
+            defaults.remove("TLSv1.3");
+            s.setEnabledProtocols(defaults.toArray(new String[0]));
+        }
         if (!protocols.isEmpty()) {
-            List<String> supported = Arrays.asList(ctx.getSupportedSSLParameters().getProtocols());
+            List<String> supported = new ArrayList<>(Arrays.asList(ctx.getSupportedSSLParameters().getProtocols()));
+            if (emulated != null) {
+                supported.remove("TLSv1.3");
+                if (protocols.contains("TLSv1.3")) {
+                    throw new Fatal("sslEnabledProtocols: 'TLSv1.3' is not a protocol this Java supports "
+                            + "(the JRE in " + run.resolve("jre") + " is " + emulated + ", without TLS 1.3)");
+                }
+            }
             for (String p : protocols) {
                 if (!supported.contains(p)) {
                     throw new Fatal("sslEnabledProtocols: '" + p + "' is not a protocol this Java supports "

@@ -423,6 +423,33 @@ def test_enabled_protocols(material, launch):
     assert tls12.protocol == "TLSv1.2" and tls12.body["protocol"] == "TLSv1.2"
 
 
+@pytest.mark.parametrize("version, tls13", [("1.8.0_202", False), ("1.8.0_392-b08", True),
+                                             ("11.0.21", True), ("17", True)])
+def test_jre_release_decides_tls13(material, launch, version, tls13):
+    """RUN/jre/release names the JRE SM runs: one without TLS 1.3 neither offers it by default
+    nor starts with it in sslEnabledProtocols, as that JRE's JSSE would refuse the name."""
+    standin = launch()
+    (standin.run / "jre").mkdir()
+    (standin.run / "jre" / "release").write_text(f'IMPLEMENTOR="Test"\nJAVA_VERSION="{version}"\n')
+    write_ini(standin.run, ssl_ini(material, standin.run, 0))
+    standin.start()
+    assert ("TLSv1.3" in standin.listening) == tls13, standin.listening
+    reply = https_get(material, standin.https_port)
+    assert reply.ok, reply.error
+    assert reply.protocol == ("TLSv1.3" if tls13 else "TLSv1.2")
+    standin.stop()
+
+    write_ini(standin.run, ssl_ini(material, standin.run, 0, "sslEnabledProtocols:TLSv1.2,TLSv1.3"))
+    if tls13:
+        standin.start()
+        assert standin.listening.endswith(" protocols=TLSv1.2,TLSv1.3"), standin.listening
+    else:
+        status, _out, err = standin.run_to_exit()
+        assert status == 2, err
+        assert "FATAL sslEnabledProtocols: 'TLSv1.3' is not a protocol this Java supports" in err
+        assert version in err
+
+
 def test_ciphers(material, launch):
     standin = launch()
     write_ini(standin.run, ssl_ini(material, standin.run, 0, "sslEnabledProtocols:TLSv1.2",

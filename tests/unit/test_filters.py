@@ -8,7 +8,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
 from smtls import (  # noqa: E402
     smtls_batch_problem, smtls_in_dir, smtls_key_entry, smtls_key_problem, smtls_module_available,
-    smtls_progress, smtls_tls_problems, smtls_truststores_in)
+    smtls_progress, smtls_ssl_protocols_for, smtls_tls_problems, smtls_truststores_in)
 
 
 @pytest.mark.parametrize("path,base,expected", [
@@ -82,6 +82,34 @@ def test_protocol_and_cipher_problems_name_the_variable_and_fix(protocols, ciphe
     assert len(problems) == len(expected), problems
     for problem, text in zip(problems, expected):
         assert text in problem and problem.startswith("smtls_ssl_")
+
+
+JAVA8_OLD = {"home": "/opt/sm/RUN/jre", "version": "1.8.0_202", "source": "release", "tls13": False}
+JAVA17 = {"home": "/opt/sm/RUN/jre", "version": "17.0.13", "source": "release", "tls13": True}
+UNKNOWN = {"home": "/opt/sm/RUN/jre", "version": "", "source": "none", "tls13": None}
+
+
+@pytest.mark.parametrize("requested,jre,expected", [
+    ("auto", JAVA17, ["TLSv1.2", "TLSv1.3"]),
+    ("auto", JAVA8_OLD, ["TLSv1.2"]),
+    ("auto", UNKNOWN, ["TLSv1.2"]),   # the conservative choice: the vendor's documented value
+    ("auto", None, ["TLSv1.2"]),
+    (["TLSv1.3"], JAVA17, ["TLSv1.3"]),  # the operator's list, as given
+    ([], JAVA17, []),
+])
+def test_protocols_follow_the_servers_jre(requested, jre, expected):
+    assert smtls_ssl_protocols_for(requested, jre) == expected
+
+
+def test_tls13_on_a_jre_without_it_is_refused_with_version_and_fix():
+    problems = smtls_tls_problems(["TLSv1.2", "TLSv1.3"], [], False, True, JAVA8_OLD)
+    assert len(problems) == 1
+    assert "Java 1.8.0_202" in problems[0] and "/opt/sm/RUN/jre" in problems[0]
+    assert "Fix: smtls_ssl_protocols: auto" in problems[0]
+    # unknown version: the operator's explicit list stands; auto is never a problem
+    assert smtls_tls_problems(["TLSv1.2", "TLSv1.3"], [], False, True, UNKNOWN) == []
+    assert smtls_tls_problems("auto", [], False, True, JAVA8_OLD) == []
+    assert "neither auto nor a list" in smtls_tls_problems("TLSv1.2,TLSv1.3", [], jre=JAVA17)[0]
 
 
 @pytest.mark.parametrize("value,ok", [
