@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import posixpath
+import re
 
 
 def smtls_in_dir(path, base):
@@ -46,6 +47,44 @@ def smtls_key_entry(entries, alias):
     keys = [e for e in entries or [] if e.get("kind") == "private_key"]
     wanted = [e for e in keys if e.get("alias") == (alias or "").lower()]
     return (wanted or keys or [{}])[0]
+
+
+def _dn_key(dn):
+    """A DN compared the way stores and inventories spell it: RDN order and case aside."""
+    return tuple(sorted(part.strip().lower() for part in re.split(r"(?<!\\),", dn or "") if part.strip()))
+
+
+def _same_ca(one, other):
+    if one.get("sha256") or other.get("sha256"):
+        return bool(one.get("sha256")) and one.get("sha256") == other.get("sha256")
+    return _dn_key(one.get("subject")) == _dn_key(other.get("subject"))
+
+
+def _kept(item, keep):
+    for wanted in keep or []:
+        if wanted.get("sha256") and (wanted["sha256"].replace(":", "").lower() == item.get("sha256")):
+            return True
+        if wanted.get("subject") and _dn_key(wanted["subject"]) == _dn_key(item.get("subject")):
+            return True
+    return False
+
+
+def smtls_merge_detected_cas(recorded, found, keep=None):
+    """The issuers smtls distrusts without being told: those recorded on the controller by
+    earlier runs, and those found now (the foreign_issuer of each server), once each, in
+    that order - less the ones smtls_keep_cas keeps on purpose."""
+    merged = []
+    for item in list(recorded or []) + [f for f in found or [] if f]:
+        if not any(_same_ca(item, known) for known in merged):
+            merged.append(dict(item))
+    return [item for item in merged if not _kept(item, keep)]
+
+
+def smtls_ca_selectors(cas):
+    """Detected CAs as the selectors the store modules take: by SHA-256 where it is known (an
+    exact certificate), by subject only where the server's chain did not carry its issuer."""
+    return [{"sha256": ca["sha256"]} if ca.get("sha256") else {"subject": ca["subject"]}
+            for ca in cas or []]
 
 
 def smtls_module_available(name):
@@ -188,4 +227,6 @@ class FilterModule(object):
                 "smtls_module_available": smtls_module_available,
                 "smtls_progress": smtls_progress, "smtls_tls_problems": smtls_tls_problems,
                 "smtls_ssl_protocols_for": smtls_ssl_protocols_for,
+                "smtls_merge_detected_cas": smtls_merge_detected_cas,
+                "smtls_ca_selectors": smtls_ca_selectors,
                 "smtls_batch_problem": smtls_batch_problem, "smtls_key_problem": smtls_key_problem}

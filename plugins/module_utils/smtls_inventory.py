@@ -67,6 +67,10 @@ class Selectors:
                     or (item["subject"] and state.dn_key(cert.subject.rfc4514_string()) == item["subject"])
                     or (item["issuer"] and state.dn_key(cert.issuer.rfc4514_string()) == item["issuer"]))
 
+    def add(self, item):
+        """Distrust one more CA ({sha256} or {subject}) for the stores read after this."""
+        self.items.extend(Selectors([item]).items)
+
     def is_untrusted(self, entry):
         """The entry is one of the untrusted CAs (as the rollout would remove it)."""
         return any((item["alias"] and entry.alias.lower() == item["alias"]) or self._hits(entry.leaf, item)
@@ -81,6 +85,24 @@ class Selectors:
             if any(self._hits(cert, item) for cert in entry.chain[1:]):
                 return True
         return False
+
+
+def foreign_issuer(entry, known_cas):
+    """The issuer of a key entry's certificate when no known CA (ours, or one accepted during
+    a rotation) signed it - on a server smtls never managed, the vendor's sample CA: {sha256,
+    subject} when the chain carries the issuer, {subject} alone when it does not; {} when a
+    known CA signed it or the entry holds no key."""
+    if entry.kind != "private_key":
+        return {}
+    leaf = entry.leaf
+    if any(pki.signed_by(leaf, ca) for ca in known_cas):
+        return {}
+    found = {"subject": leaf.issuer.rfc4514_string()}
+    for cert in entry.chain[1:]:
+        if cert.subject == leaf.issuer and pki.signed_by(leaf, cert):
+            found["sha256"] = pki.sha256_hex(cert)
+            break
+    return found
 
 
 def open_for_report(data, candidates):
@@ -129,10 +151,11 @@ def notable(facts):
             or facts["known_ca"] or facts["issued_by_known_ca"])
 
 
-def read_store(store, data, selectors, known_cas, well_known):
+def read_store(store, data, selectors, known_cas, well_known, detect=False):
     """Facts about one store. store: path, purpose, label, password, initial_passwords,
     type, required, default_password_expected, entries (all | notable). data: the file, or
-    None when absent."""
+    None when absent. With detect, an identity store's foreign issuers (foreign_issuer) are
+    listed and added to selectors, so the stores read after it are judged against them."""
     out = {key: store.get(key) for key in ("path", "purpose", "label", "required",
                                            "default_password_expected")}
     out.update(exists=data is not None, entries=[], entry_count=0, listed=store.get("entries") or "all")
@@ -152,6 +175,11 @@ def read_store(store, data, selectors, known_cas, well_known):
                entry_count=len(keystore.entries))
     if store.get("type") and store["type"] != keystore.store_type:
         out["type_mismatch"] = store["type"]
+    if detect and store.get("purpose") == "identity":
+        out["foreign_issuers"] = [found for found in (foreign_issuer(e, known_cas) for e in keystore.entries)
+                                  if found]
+        for found in out["foreign_issuers"]:
+            selectors.add({"sha256": found["sha256"]} if found.get("sha256") else found)
     for entry in keystore.entries:
         facts = entry_facts(entry, selectors, known_cas)
         if out["listed"] == "all" or notable(facts):

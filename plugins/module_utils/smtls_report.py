@@ -33,7 +33,9 @@ _RANK = {"critical": 0, "warning": 1, "info": 2, "ok": 3}
 # Every finding: code -> (severity, what it means). The README table is made from this.
 FINDINGS = {
     "sample_ca_trusted": ("critical", "a truststore, the allowlist or a keystore holds an "
-                                      "untrusted CA (smtls_untrusted_cas: the sample CA)"),
+                                      "untrusted CA: the issuer a server presented before smtls "
+                                      "managed it (the vendor's sample CA), or one of "
+                                      "smtls_untrusted_cas"),
     "sample_certificate": ("critical", "the host's keystore holds a certificate issued by an "
                                        "untrusted CA (the vendor's sample certificate)"),
     "expired": ("critical", "the host's certificate, or our CA in a truststore, has expired"),

@@ -49,6 +49,14 @@ options:
     description: Also return each entry's certificate chain as PEM (public data only).
     type: bool
     default: false
+  known_cas:
+    description:
+      - Our CA certificates (PEM). When given, each key entry also gets C(foreign_issuer) - the
+        issuer of its certificate when none of these signed it (on a server smtls never
+        managed, the vendor's sample CA), as C(subject) and, when the chain carries it,
+        C(sha256); C({}) when one of them signed it.
+    type: list
+    elements: str
 notes:
   - A missing file is not an error; C(exists) is then false.
   - Supports check mode (it never changes anything).
@@ -121,6 +129,9 @@ entries:
     chain_pem:
       description: The chain as PEM, when I(return_pem) is set.
       type: str
+    foreign_issuer:
+      description: With I(known_cas), for a key entry - its issuer when no known CA signed it.
+      type: dict
   sample:
     - alias: smserver
       kind: private_key
@@ -133,6 +144,7 @@ entries:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_keystore_state as state
 from ansible.module_utils import smtls_x509 as pki
@@ -145,6 +157,7 @@ ARGUMENT_SPEC = dict(
     fallback_passwords=dict(type="list", elements="str", default=[], no_log=True),
     type=dict(type="str", choices=list(ks.STORE_TYPES)),
     return_pem=dict(type="bool", default=False),
+    known_cas=dict(type="list", elements="str"),
     writable=dict(type="bool", default=False),
 )
 
@@ -170,11 +183,17 @@ def main():
                 "%s is a %s keystore, not %s; fix the configured type (keystoreType / "
                 "truststoreType) or convert the file" % (path, keystore.store_type,
                                                          module.params["type"]))
+        known = module.params["known_cas"]
+        known_cas = None if known is None else [
+            cert for pem in known if pem and pem.strip()
+            for cert in pki.parse_pem_certs(pem, "known CA certificate")]
         entries = []
         for entry in keystore.entries:
             summary = state.entry_summary(entry)
             if module.params["return_pem"]:
                 summary["chain_pem"] = pki.chain_pem(entry.chain)
+            if known_cas is not None and entry.kind == "private_key":
+                summary["foreign_issuer"] = inv.foreign_issuer(entry, known_cas)
             entries.append(summary)
     except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
         module.fail_json(msg=str(exc))

@@ -101,6 +101,15 @@ options:
     type: list
     elements: str
     default: []
+  detect_foreign_issuers:
+    description:
+      - For a server - the issuer of a key entry in an C(identity) store that no I(known_cas)
+        signed (on a server smtls never managed, the vendor's sample CA) is listed in that
+        store's C(foreign_issuers) and counts as an untrusted CA in every store of the call,
+        so a fresh installation's report flags its sample CA with no I(untrusted_cas).
+        Identity stores are read first.
+    type: bool
+    default: false
   well_known_passwords:
     description:
       - Passwords anyone can look up. A store that opens with one of them is reported; the
@@ -202,6 +211,12 @@ stores:
         and C(issued_by_known_ca).
       type: list
       elements: dict
+    foreign_issuers:
+      description:
+        - With I(detect_foreign_issuers), in an C(identity) store - the issuers no known CA
+          is, each as C(subject) and, when the chain carries it, C(sha256).
+      type: list
+      elements: dict
     error:
       description: Why the file could not be read or opened.
       type: str
@@ -274,6 +289,7 @@ ARGUMENT_SPEC = dict(
         issuer=dict(type="str"),
     )),
     known_cas=dict(type="list", elements="str", default=[]),
+    detect_foreign_issuers=dict(type="bool", default=False),
     well_known_passwords=dict(type="list", elements="str", no_log=True),
     sm_ini=dict(type="path"),
     webtier_properties=dict(type="path"),
@@ -305,13 +321,18 @@ def main():
         module.fail_json(msg=str(exc))
     selectors = inv.Selectors(p["untrusted_cas"])
     well_known = p["well_known_passwords"] or inv.WELL_KNOWN_PASSWORDS
-    result = dict(changed=False, stores=[], context=p["context"], known_ca_count=len(known_cas))
-    for store in p["stores"]:
+    result = dict(changed=False, stores=[None] * len(p["stores"]), context=p["context"],
+                  known_ca_count=len(known_cas))
+    # identity stores first: a foreign issuer found there is judged in every other store
+    order = sorted(range(len(p["stores"])), key=lambda i: p["stores"][i]["purpose"] != "identity")
+    for index in order:
+        store = p["stores"][index]
         found = {"exists": False}
         data = read_file(store["path"], store.get("label") or "keystore", found)
-        facts = inv.read_store(store, data, selectors, known_cas, well_known)
+        facts = inv.read_store(store, data, selectors, known_cas, well_known,
+                               detect=p["detect_foreign_issuers"])
         facts.update(found)
-        result["stores"].append(facts)
+        result["stores"][index] = facts
     if p["sm_ini"]:
         ini = {"path": p["sm_ini"], "exists": False}
         data = read_file(p["sm_ini"], "sm.ini", ini)

@@ -7,8 +7,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
 from smtls import (  # noqa: E402
-    smtls_batch_problem, smtls_in_dir, smtls_key_entry, smtls_key_problem, smtls_module_available,
-    smtls_progress, smtls_ssl_protocols_for, smtls_tls_problems, smtls_truststores_in)
+    smtls_batch_problem, smtls_ca_selectors, smtls_in_dir, smtls_key_entry, smtls_key_problem,
+    smtls_merge_detected_cas, smtls_module_available, smtls_progress, smtls_ssl_protocols_for,
+    smtls_tls_problems, smtls_truststores_in)
 
 
 @pytest.mark.parametrize("path,base,expected", [
@@ -134,3 +135,23 @@ def test_host_key_type_and_size_refused_up_front(key_type, size, problem):
     got = smtls_key_problem(key_type, size)
     assert got.startswith(problem) if problem else got == ""
     assert not problem or "Fix:" in got
+
+
+SAMPLE = {"sha256": "ab" * 32, "subject": "CN=Sample CA (fictitious),O=Service Manager sample",
+          "first_seen_on": "sm1"}
+LEAF_ONLY = {"subject": "CN=Old Root,O=Example", "first_seen_on": "sm2"}
+
+
+def test_detected_issuers_merge_once_in_order_and_keep_what_is_kept():
+    recorded = [SAMPLE]
+    found = [dict(SAMPLE, first_seen_on="sm2"), {}, LEAF_ONLY,
+             {"subject": "O=Example, CN=old root", "first_seen_on": "sm3"}]   # same DN, other spelling
+    assert smtls_merge_detected_cas(recorded, found) == [SAMPLE, LEAF_ONLY]
+    assert smtls_merge_detected_cas([], found, [{"sha256": "AB:" * 31 + "AB"}]) == [LEAF_ONLY]
+    assert smtls_merge_detected_cas(recorded, found, [{"subject": "cn=old root, o=example"}]) == [SAMPLE]
+    assert smtls_merge_detected_cas(None, None) == []
+
+
+def test_detected_issuers_become_exact_selectors():
+    assert smtls_ca_selectors([SAMPLE, LEAF_ONLY]) == [{"sha256": "ab" * 32},
+                                                       {"subject": LEAF_ONLY["subject"]}]

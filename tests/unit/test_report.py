@@ -472,6 +472,51 @@ def test_inventory_module_reads_everything_in_one_call_and_shows_no_secret(tmp_p
     assert "PRIVATE KEY" not in text
 
 
+def test_foreign_issuer_of_a_key_entry(material):
+    """The issuer no known CA is: by SHA-256 where the chain carries it, by subject alone where
+    it does not; nothing for our own certificate or a trusted-certificate entry."""
+    key, cert = material["sample"]
+    sample_ca = material["sample_ca"].cert
+    with_ca = ks.KeyEntry("sample", [cert, sample_ca], key=key)
+    assert inv.foreign_issuer(with_ca, [material["ca"].cert]) == {
+        "subject": sample_ca.subject.rfc4514_string(), "sha256": pki.sha256_hex(sample_ca)}
+    leaf_only = ks.KeyEntry("sample", [cert], key=key)
+    assert inv.foreign_issuer(leaf_only, [material["ca"].cert]) == {
+        "subject": sample_ca.subject.rfc4514_string()}
+    own_key, own_cert = material["server"]
+    assert inv.foreign_issuer(ks.KeyEntry("smserver", [own_cert], key=own_key), [material["ca"].cert]) == {}
+    assert inv.foreign_issuer(ks.CertEntry("x", sample_ca), []) == {}
+    # a chain whose second certificate did not sign the leaf names the issuer by subject only
+    wrong = ks.KeyEntry("sample", [cert, material["others"][0]], key=key)
+    assert "sha256" not in inv.foreign_issuer(wrong, [material["ca"].cert])
+
+
+def test_inventory_module_finds_the_sample_ca_with_no_configuration(tmp_path, material):
+    """A fresh server: no untrusted_cas, no CA of ours yet. The issuer of the certificate the
+    server presents is distrusted in every store of the call - the truststore listed before the
+    keystore too - and returned for the rest of the fleet."""
+    key, cert = material["sample"]
+    sample_ca = material["sample_ca"].cert
+    keystore = write_store(tmp_path / "server.keystore", [ks.KeyEntry("sample", [cert, sample_ca], key=key)],
+                           "serverkeystore")
+    others = [ks.CertEntry("public%d" % i, c) for i, c in enumerate(material["others"])]
+    cacerts = write_store(tmp_path / "cacerts", others + [ks.CertEntry("sampleca", sample_ca)], "changeit")
+    stores = [{"path": cacerts, "purpose": "truststore", "password": "changeit", "entries": "notable"},
+              {"path": keystore, "purpose": "identity", "password": "serverkeystore"}]
+    result = module_result(sm_tls_inventory, dict(stores=stores, detect_foreign_issuers=True),
+                           check_mode=True)
+    trust, identity = result["stores"]
+    assert identity["foreign_issuers"] == [{"subject": sample_ca.subject.rfc4514_string(),
+                                            "sha256": pki.sha256_hex(sample_ca)}]
+    assert identity["entries"][0]["issued_by_untrusted"]
+    assert [e["alias"] for e in trust["entries"] if e["untrusted"]] == ["sampleca"]
+    assert len(trust["entries"]) == 1   # the public CAs are not notable
+    # without detection nothing is flagged: the finding comes from the detection
+    plain = module_result(sm_tls_inventory, dict(stores=stores), check_mode=True)
+    assert not any(e["untrusted"] for e in plain["stores"][0]["entries"])
+    assert "foreign_issuers" not in plain["stores"][1]
+
+
 def fleet_records():
     return [server(), web()]
 
