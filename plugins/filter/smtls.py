@@ -87,6 +87,44 @@ def smtls_ca_selectors(cas):
             for ca in cas or []]
 
 
+def smtls_named_certs(pems, prefix):
+    """PEM certificates as the {alias, pem} items the store modules take: prefix-1, prefix-2..."""
+    return [{"alias": "%s-%d" % (prefix, number), "pem": pem}
+            for number, pem in enumerate([p for p in pems or [] if p], 1)]
+
+
+def smtls_clients_without_ca_problem(clients, cas, variable):
+    """Why some of clients ({alias, pem}) would be refused by a server that trusts exactly cas
+    ({alias, pem}) for client certificates - one sentence naming each and the fix - or ''."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+
+    def certs(pem):
+        return x509.load_pem_x509_certificates(pem.encode())
+
+    issuers = []
+    for ca in cas or []:
+        issuers.extend(certs(ca["pem"]))
+    outside = []
+    for client in clients or []:
+        leaf = certs(client["pem"])[0]
+        signed = False
+        for ca in issuers:
+            if ca.subject == leaf.issuer:
+                try:
+                    leaf.verify_directly_issued_by(ca)
+                    signed = True
+                except (ValueError, TypeError, InvalidSignature):  # another key of that name
+                    continue
+        if not signed:
+            outside.append("%s (issued by %s)" % (client["alias"], leaf.issuer.rfc4514_string()))
+    if not outside:
+        return ""
+    return ("%s: %s would be refused - the server trusts exactly the CAs that issue the fleet's "
+            "client certificates for client authentication. Fix: add the issuing CA to "
+            "smtls_client_cas (as {alias, pem})" % (variable, "; ".join(outside)))
+
+
 def smtls_module_available(name):
     """Whether the controller can resolve the module (a collection's, by its full name): the
     tasks that need a collection ansible-core lacks are loaded only when asked for, and the
@@ -228,5 +266,6 @@ class FilterModule(object):
                 "smtls_progress": smtls_progress, "smtls_tls_problems": smtls_tls_problems,
                 "smtls_ssl_protocols_for": smtls_ssl_protocols_for,
                 "smtls_merge_detected_cas": smtls_merge_detected_cas,
-                "smtls_ca_selectors": smtls_ca_selectors,
+                "smtls_ca_selectors": smtls_ca_selectors, "smtls_named_certs": smtls_named_certs,
+                "smtls_clients_without_ca_problem": smtls_clients_without_ca_problem,
                 "smtls_batch_problem": smtls_batch_problem, "smtls_key_problem": smtls_key_problem}

@@ -362,6 +362,33 @@ def test_killed_rollouts_converge_on_rerun(fleet):
             # the killed run wrote sm.ini and died before recording it
             running = re.findall(r"clientAuth=(\d)", (run_dir(fleet, host) / "standin.log").read_text())
             assert int(running[-1]) == CLIENT_AUTH[mode], (trial, host, mode, delay)
+    assert mode == "client_auth"  # the last trial: what the servers accept at level 1
+    _a_client_from_an_unrelated_ca_is_refused(fleet)
+
+
+def _a_client_from_an_unrelated_ca_is_refused(fleet):
+    """At ssl_reqClientAuth:1 the servers trust exactly the fleet's client CAs (truststoreFile
+    smcacerts.jks), not the CAs their cacerts trusts for outbound use: a client certificate
+    from such a CA (the sample install's stand-in for a public CA) is refused, while the web
+    tier's own certificate from our CA passes."""
+    other_dir = Path(fleet) / "controller/sample-ca-other"
+    other_cert = pki.parse_pem_certs((other_dir / "ca.crt").read_text(), "other CA")[0]
+    other_key = pki.parse_pem_key((other_dir / "ca.key").read_text(), "sample-ca-not-secret", "other CA key")
+    client_key = pki.generate_key("rsa", 2048)
+    client = pki.sign(other_key, other_cert, client_key.public_key(), "outsider", ["outsider"], None,
+                      30, "client")
+    ours = material(fleet)
+    for index, host in enumerate(SERVERS):
+        cacerts = ks.load((run_dir(fleet, host) / "cacerts").read_bytes(), "demo-Trust-ks1")
+        assert pki.sha256_hex(other_cert) in {pki.sha256_hex(e.cert) for e in cacerts.entries
+                                              if e.kind == "trusted_cert"}, "outbound trust was changed"
+        ini = (run_dir(fleet, host) / "sm.ini").read_text().splitlines()
+        assert "truststoreFile:smcacerts.jks" in ini and "ssl_reqClientAuth:1" in ini
+        outsider = tls.probe("127.0.0.1", HTTPS_BASE + index, tls.ProbeMaterial(ours.ca_certs, client_key,
+                                                                                 [client, other_cert]),
+                             server_name=host, timeout=5)
+        assert not outsider["ok"] and outsider["reason"] == "certificate_refused", outsider
+        assert served(fleet, host, index)["ok"]
 
 
 def test_renewal_reissues_what_is_due_and_only_that(fleet):

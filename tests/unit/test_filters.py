@@ -5,11 +5,14 @@ from pathlib import Path
 
 import pytest
 
+from ansible.module_utils import smtls_x509 as pki
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
 from smtls import (  # noqa: E402
-    smtls_batch_problem, smtls_ca_selectors, smtls_in_dir, smtls_key_entry, smtls_key_problem,
-    smtls_merge_detected_cas, smtls_module_available, smtls_progress, smtls_ssl_protocols_for,
-    smtls_tls_problems, smtls_truststores_in)
+    smtls_batch_problem, smtls_ca_selectors, smtls_clients_without_ca_problem, smtls_in_dir,
+    smtls_key_entry, smtls_key_problem, smtls_merge_detected_cas, smtls_module_available,
+    smtls_named_certs, smtls_progress, smtls_ssl_protocols_for, smtls_tls_problems,
+    smtls_truststores_in)
 
 
 @pytest.mark.parametrize("path,base,expected", [
@@ -155,3 +158,27 @@ def test_detected_issuers_merge_once_in_order_and_keep_what_is_kept():
 def test_detected_issuers_become_exact_selectors():
     assert smtls_ca_selectors([SAMPLE, LEAF_ONLY]) == [{"sha256": "ab" * 32},
                                                        {"subject": LEAF_ONLY["subject"]}]
+
+
+def test_client_ca_entries_are_named_in_order():
+    assert smtls_named_certs(["A", "", "B"], "smtls-ca-accepted") == [
+        {"alias": "smtls-ca-accepted-1", "pem": "A"}, {"alias": "smtls-ca-accepted-2", "pem": "B"}]
+    assert smtls_named_certs(None, "x") == []
+
+
+def test_an_extra_client_from_a_ca_the_server_does_not_trust_for_clients_is_named(ca, sample_ca):
+    ours = [{"alias": "smtls-ca", "pem": ca.pem}]
+    _key, mine = ca.issue("src.example.com", usage="client")
+    _key, theirs = sample_ca.issue("mobility.example.com", usage="client")
+    clients = [{"alias": "src", "pem": pki.cert_pem(mine)},
+               {"alias": "mobility", "pem": pki.cert_pem(theirs)}]
+    problem = smtls_clients_without_ca_problem(clients, ours, "sm_server_trusted_clients_extra")
+    assert problem.startswith("sm_server_trusted_clients_extra: mobility (issued by CN=Sample CA")
+    assert "src" not in problem.split(" would be")[0]
+    assert "Fix: add the issuing CA to smtls_client_cas" in problem
+    both = ours + [{"alias": "sample", "pem": sample_ca.pem}]
+    assert smtls_clients_without_ca_problem(clients, both, "x") == ""
+    # a CA of the same name but another key does not count
+    impostor = type(sample_ca)("Sample CA (fictitious)")
+    impostors = ours + [{"alias": "i", "pem": impostor.pem}]
+    assert "mobility" in smtls_clients_without_ca_problem(clients, impostors, "x")
