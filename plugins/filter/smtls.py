@@ -125,6 +125,48 @@ def smtls_clients_without_ca_problem(clients, cas, variable):
             "smtls_client_cas (as {alias, pem})" % (variable, "; ".join(outside)))
 
 
+def smtls_leftover_problems(parameters, mode, mode_name, client_cas):
+    """What in sm.ini, beyond the parameters smtls manages, would make SM run another mode
+    than the one asked for - one sentence each with its fix ([] when nothing does).
+
+    parameters: sm.ini as sm_ini read it; mode: what the mode asks (ssl, client_auth, ...);
+    client_cas: smtls_client_cas."""
+    parameters, problems = parameters or {}, []
+    if str(parameters.get("cacsignon", "0")).strip() == "1":
+        if not mode.get("client_auth"):
+            problems.append(
+                "sm.ini has cacsignon:1 (CAC sign-on), with which SM forces ssl:1, sslConnector:1 "
+                "and ssl_reqClientAuth:1 whatever else sm.ini says, so mode %s would not be what "
+                "runs. Fix: smtls_ssl_mode client_auth or higher for CAC sign-on, or remove "
+                "cacsignon from sm.ini if the site no longer uses smart cards" % mode_name)
+        elif not client_cas:
+            problems.append(
+                "sm.ini has cacsignon:1 (CAC sign-on): the smart cards' certificates are checked "
+                "against truststoreFile, which smtls keeps to exactly the fleet's client CAs, so "
+                "every card would be refused. Fix: add the card issuers' CA certificates to "
+                "smtls_client_cas")
+    return problems
+
+
+def smtls_leftover_notes(parameters, mode):
+    """Parameters smtls leaves as they are but the operator should see in the plan, because
+    they change what the mode means."""
+    parameters, notes = parameters or {}, []
+    if str(parameters.get("cacsignon", "0")).strip() == "1" and mode.get("client_auth"):
+        notes.append("cacsignon:1 - CAC sign-on, which keeps ssl_reqClientAuth at 1 or more")
+    if str(parameters.get("onewayssl4ws", "0")).strip() == "1" and mode.get("client_auth"):
+        notes.append("onewayssl4ws:1 - web services clients are believed to connect without a "
+                     "client certificate; the mode's client authentication covers interactive "
+                     "clients only")
+    if "acceptsharedcert" in parameters:
+        notes.append("acceptsharedcert:%s - left as it is (how SM treats a certificate several "
+                     "clients share)" % parameters["acceptsharedcert"])
+    if "sslProtocols" in parameters:
+        notes.append("sslProtocols:%s - an older name of the protocol list, left as it is; smtls "
+                     "writes sslEnabledProtocols" % parameters["sslProtocols"])
+    return notes
+
+
 def smtls_module_available(name):
     """Whether the controller can resolve the module (a collection's, by its full name): the
     tasks that need a collection ansible-core lacks are loaded only when asked for, and the
@@ -268,4 +310,6 @@ class FilterModule(object):
                 "smtls_merge_detected_cas": smtls_merge_detected_cas,
                 "smtls_ca_selectors": smtls_ca_selectors, "smtls_named_certs": smtls_named_certs,
                 "smtls_clients_without_ca_problem": smtls_clients_without_ca_problem,
+                "smtls_leftover_problems": smtls_leftover_problems,
+                "smtls_leftover_notes": smtls_leftover_notes,
                 "smtls_batch_problem": smtls_batch_problem, "smtls_key_problem": smtls_key_problem}

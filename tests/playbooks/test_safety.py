@@ -182,6 +182,8 @@ BAD_INPUT = [
      "TLSv13 is not a protocol JSSE knows"),
     ("TLSv1.3 on a server whose JRE lacks it", {"smtls_ssl_protocols": ["TLSv1.2", "TLSv1.3"]},
      "sm2.demo.invalid", "Java 1.8.0_202; TLS 1.3 needs Java 11, or 8u261 and later), so SM would not start"),
+    ("cacsignon:1 left in sm.ini, mode encryption", "cacsignon", "sm2.demo.invalid",
+     "sm.ini has cacsignon:1 (CAC sign-on), with which SM forces ssl:1"),
     ("cipher typo", {"smtls_ssl_ciphers": ["TLS_AES_128_GCM_SHA257"]}, "sm1.demo.invalid",
      "TLS_AES_128_GCM_SHA257 is not a cipher suite the JRE implements"),
     ("invalid DNS name", {"sm_server_dns_names": SERVERS + ["bad name!"]}, "sm1.demo.invalid",
@@ -228,6 +230,13 @@ def _solo_malformed_server_xml(fleet):
     return lambda: path.write_bytes(original)
 
 
+def _solo_cacsignon(fleet):
+    path = run_dir(fleet, "sm2.demo.invalid") / "sm.ini"
+    original = path.read_bytes()
+    path.write_bytes(original + b"cacsignon:1\n")
+    return lambda: path.write_bytes(original)
+
+
 def _solo_latin1_sm_ini(fleet):
     path = run_dir(fleet, "sm2.demo.invalid") / "sm.ini"
     original = path.read_bytes()
@@ -239,10 +248,12 @@ def _solo_latin1_sm_ini(fleet):
 SOLO = {"corrupt": lambda fleet: _restore_after(_damage, run_dir(fleet, "sm1.demo.invalid") / "cacerts"),
         "immutable-properties": _solo_immutable_properties,
         "malformed-server-xml": _solo_malformed_server_xml,
-        "latin1-sm-ini": _solo_latin1_sm_ini}
+        "latin1-sm-ini": _solo_latin1_sm_ini,
+        "cacsignon": _solo_cacsignon}
 SOLO_EXTRA = {"latin1-sm-ini": {"sm_server_keystore_password": "demo-\u4e2d\u6587-ks1"},
               # a mode change that must rewrite webtier.properties (an unchanged file is left alone)
-              "immutable-properties": {"smtls_ssl_mode": "encryption"}}
+              "immutable-properties": {"smtls_ssl_mode": "encryption"},
+              "cacsignon": {"smtls_ssl_mode": "encryption"}}
 
 
 def _restore_after(damage, path):

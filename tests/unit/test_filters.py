@@ -10,7 +10,8 @@ from ansible.module_utils import smtls_x509 as pki
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
 from smtls import (  # noqa: E402
     smtls_batch_problem, smtls_ca_selectors, smtls_clients_without_ca_problem, smtls_in_dir,
-    smtls_key_entry, smtls_key_problem, smtls_merge_detected_cas, smtls_module_available,
+    smtls_key_entry, smtls_key_problem, smtls_leftover_notes, smtls_leftover_problems,
+    smtls_merge_detected_cas, smtls_module_available,
     smtls_named_certs, smtls_progress, smtls_ssl_protocols_for, smtls_tls_problems,
     smtls_truststores_in)
 
@@ -182,3 +183,26 @@ def test_an_extra_client_from_a_ca_the_server_does_not_trust_for_clients_is_name
     impostor = type(sample_ca)("Sample CA (fictitious)")
     impostors = ours + [{"alias": "i", "pem": impostor.pem}]
     assert "mobility" in smtls_clients_without_ca_problem(clients, impostors, "x")
+
+
+ENCRYPTION = {"ssl": True, "client_auth": 0}
+CLIENT_AUTH_MODE = {"ssl": True, "client_auth": 1}
+
+
+def test_cacsignon_is_read_not_fought():
+    cac = {"cacsignon": "1", "ssl": "1"}
+    problems = smtls_leftover_problems(cac, ENCRYPTION, "encryption", [])
+    assert len(problems) == 1 and "so mode encryption would not be what runs. Fix:" in problems[0]
+    problems = smtls_leftover_problems(cac, CLIENT_AUTH_MODE, "client_auth", [])
+    assert len(problems) == 1 and "add the card issuers' CA certificates to smtls_client_cas" in problems[0]
+    assert smtls_leftover_problems(cac, CLIENT_AUTH_MODE, "client_auth", [{"alias": "dod", "pem": "x"}]) == []
+    assert smtls_leftover_problems({"cacsignon": "0"}, ENCRYPTION, "encryption", []) == []
+    assert smtls_leftover_problems(None, ENCRYPTION, "encryption", []) == []
+
+
+def test_leftovers_the_plan_shows():
+    notes = smtls_leftover_notes({"cacsignon": "1", "onewayssl4ws": "1", "acceptsharedcert": "true",
+                                  "sslProtocols": "TLSv1.2", "sqllimit": "100"}, CLIENT_AUTH_MODE)
+    assert [n.split(":")[0] for n in notes] == ["cacsignon", "onewayssl4ws", "acceptsharedcert",
+                                                "sslProtocols"]
+    assert smtls_leftover_notes({"onewayssl4ws": "1"}, ENCRYPTION) == []
