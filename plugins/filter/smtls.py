@@ -100,14 +100,20 @@ def smtls_clients_without_ca_problem(clients, cas, variable):
     from cryptography.exceptions import InvalidSignature
 
     def certs(pem):
-        return x509.load_pem_x509_certificates(pem.encode())
+        try:
+            return x509.load_pem_x509_certificates(pem.encode())
+        except ValueError:  # malformed: the store module's own check names it
+            return []
 
     issuers = []
     for ca in cas or []:
         issuers.extend(certs(ca["pem"]))
     outside = []
     for client in clients or []:
-        leaf = certs(client["pem"])[0]
+        chain = certs(client["pem"])
+        if not chain:
+            continue
+        leaf = chain[0]
         signed = False
         for ca in issuers:
             if ca.subject == leaf.issuer:

@@ -13,7 +13,7 @@ import socket
 import ssl
 from pathlib import Path
 
-from demofleet import recap
+from demofleet import DEMO_HTTPS_BASE, recap
 
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_x509 as pki
@@ -119,8 +119,8 @@ def _client_pem(fleet, tmp_path):
 def test_protocols_follow_each_servers_jre(rollout, fleet, tmp_path):
     """sm1's sample JRE is 17, sm2's 1.8.0_202 (no TLS 1.3): smtls read each and wrote what that
     JRE can run; the stand-in (a test double) refuses TLSv1.3 as a JRE without it would."""
-    expected = {"sm1.demo.invalid": (13443, "TLSv1.2,TLSv1.3", "TLSv1.3"),
-                "sm2.demo.invalid": (13444, "TLSv1.2", "TLSv1.2")}
+    expected = {"sm1.demo.invalid": (DEMO_HTTPS_BASE, "TLSv1.2,TLSv1.3", "TLSv1.3"),
+                "sm2.demo.invalid": (DEMO_HTTPS_BASE + 1, "TLSv1.2", "TLSv1.2")}
     certfile, keyfile = _client_pem(fleet, tmp_path)
     for host, (port, line, negotiated) in expected.items():
         ini = next(Path(fleet).glob(host + "/**/RUN/sm.ini")).read_text().splitlines()

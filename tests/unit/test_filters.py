@@ -179,6 +179,9 @@ def test_an_extra_client_from_a_ca_the_server_does_not_trust_for_clients_is_name
     assert "Fix: add the issuing CA to smtls_client_cas" in problem
     both = ours + [{"alias": "sample", "pem": sample_ca.pem}]
     assert smtls_clients_without_ca_problem(clients, both, "x") == ""
+    # a malformed PEM is the store module's to name (its check runs next)
+    broken = [{"alias": "x", "pem": "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----"}]
+    assert smtls_clients_without_ca_problem(broken, ours, "x") == ""
     # a CA of the same name but another key does not count
     impostor = type(sample_ca)("Sample CA (fictitious)")
     impostors = ours + [{"alias": "i", "pem": impostor.pem}]
