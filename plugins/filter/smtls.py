@@ -29,14 +29,15 @@ def smtls_written(results):
     """[{path, backup}] of the files the given registered results wrote.
 
     Understands sm_ini and sm_keystore (one file), sm_truststore (truststores) and
-    sm_webtier_config (files); skipped and unchanged results contribute nothing.
+    sm_webtier_config (files); skipped and unchanged results contribute nothing, nor does a
+    file whose content stays (`written` false: only its mode or owner changed - no restart).
     """
     written = []
     for result in results or []:
         if not isinstance(result, dict) or result.get("skipped") or not result.get("changed"):
             continue
         for item in result.get("truststores") or result.get("files") or [result]:
-            if item.get("changed") and item.get("path"):
+            if item.get("written", item.get("changed")) and item.get("path"):
                 written.append({"path": item["path"], "backup": item.get("backup_file") or ""})
     return written
 

@@ -2,7 +2,8 @@
 # Copyright: smtls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """File handling shared by the smtls modules: clear read errors, atomic writes
-with a backup, and ownership/mode from the usual file arguments."""
+with a backup, the mode cap of files that hold secrets, and ownership/mode from the usual
+file arguments."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,7 +12,10 @@ __metaclass__ = type
 import errno
 import json
 import os
+import shutil
+import stat
 import tempfile
+import time
 
 
 class FileProblem(Exception):
@@ -134,31 +138,242 @@ def note_restart(record, path, backup_file):
         _save_restart_record(record, files)
 
 
-def write_atomic(module, path, data, backup=False, mode=0o600, restart_record=None):
+# A file that holds secrets (sm.ini, keystores and truststores, webtier.properties, web.xml,
+# pending keys) ends no wider than this: nothing for others, read at most for the group. An
+# existing file's wider bits are dropped (owner and group stay); a narrower mode is kept.
+SECRET_MODE_CAP = 0o640
+
+
+def wide_mode(path, what):
+    """(mode, capped) when path exists with permission bits wider than SECRET_MODE_CAP, else
+    None. A stat only, so the modules check it on every run, also when the content stays (the
+    rule is about the file, not the write). What would stop the chmod is refused here, before
+    any write and in check mode too."""
+    try:
+        found = os.stat(path)
+    except OSError:  # absent; or unreadable, which reading it has refused already
+        return None
+    mode = stat.S_IMODE(found.st_mode)
+    if not mode & ~SECRET_MODE_CAP:
+        return None
+    capped = mode & SECRET_MODE_CAP
+    if _inode_flags(path) & (_FS_IMMUTABLE_FL | _FS_APPEND_FL):
+        raise FileProblem("%s: %s has mode %04o, wider than %04o for a file that holds secrets, "
+                          "and is immutable or append-only (chattr +i/+a), so its mode cannot be "
+                          "tightened. Fix: chattr -i -a %s, or chmod %04o it before protecting it"
+                          % (what, path, mode, SECRET_MODE_CAP, path, capped))
+    if os.geteuid() not in (0, found.st_uid):
+        raise FileProblem("%s: %s has mode %04o, wider than %04o for a file that holds secrets, "
+                          "and only its owner or root may tighten it. Fix: become root "
+                          "(become: true), or chmod %04o it as its owner"
+                          % (what, path, mode, SECRET_MODE_CAP, capped))
+    return mode, capped
+
+
+def mode_action(wide):
+    """The action the modules report for a capped mode (see wide_mode)."""
+    return "cap mode %04o to %04o (the file holds secrets)" % wide
+
+
+def tighten(path, wide):
+    """Cap path's mode as wide_mode found it; before a write, so new content never sits at the
+    old mode (atomic_move gives it the replaced file's)."""
+    try:
+        os.chmod(path, wide[1])
+    except OSError as exc:
+        raise FileProblem("%s: cannot change its mode to %04o: %s" % (path, wide[1], exc))
+
+
+def refuse_wide_mode(module, path, mode, what, new_mode=0o600):
+    """Refuse an explicit mode argument that would leave a file that holds secrets wider than
+    SECRET_MODE_CAP: capping it behind the argument's back would undo it on every run. A
+    symbolic mode is read as Ansible applies it, to the file's mode once capped (a new file's
+    when it does not exist yet)."""
+    if mode is None:
+        return
+    if isinstance(mode, int):
+        value = mode
+    else:
+        try:
+            value = int(str(mode), 8)
+        except ValueError:
+            base = new_mode
+            if os.path.exists(path):
+                base = stat.S_IMODE(os.stat(path).st_mode) & SECRET_MODE_CAP
+            try:
+                value = module._symbolic_mode_to_octal(
+                    os.stat_result((stat.S_IFREG | base,) + (0,) * 9), str(mode))
+            except Exception:  # not a mode at all: Ansible names it when it applies the mode
+                return
+    if value & ~SECRET_MODE_CAP:
+        raise FileProblem("%s: mode %s for %s is wider than %04o, and smtls keeps files that hold "
+                          "secrets at %04o or narrower. Fix: give %04o or a narrower mode (0600)"
+                          % (what, mode, path, SECRET_MODE_CAP, SECRET_MODE_CAP, SECRET_MODE_CAP))
+
+
+# Owner and group a call is told to give its files (sm_webtier_config's owner/group): names or
+# numbers, resolved on the host; checked and predicted like the mode cap, before any write.
+def wanted_ids(owner=None, group=None, what="file"):
+    """(uid or None, gid or None) for the given owner and group (a name, or a number)."""
+    import grp
+    import pwd
+
+    uid = gid = None
+    if owner not in (None, ""):
+        try:
+            uid = int(owner) if str(owner).isdigit() else pwd.getpwnam(str(owner)).pw_uid
+        except KeyError:
+            raise FileProblem("%s: owner %s is no user on this host. Fix: name an existing user "
+                              "(sm_webtier_file_owner), or create it first" % (what, owner))
+    if group not in (None, ""):
+        try:
+            gid = int(group) if str(group).isdigit() else grp.getgrnam(str(group)).gr_gid
+        except KeyError:
+            raise FileProblem("%s: group %s is no group on this host. Fix: name an existing group "
+                              "(sm_webtier_file_group: the group the service runs as), or create "
+                              "it first" % (what, group))
+    return uid, gid
+
+
+def owner_names(uid, gid):
+    """owner:group as names where the host has them, else as numbers."""
+    import grp
+    import pwd
+
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    try:
+        group = grp.getgrgid(gid).gr_name
+    except KeyError:
+        group = str(gid)
+    return "%s:%s" % (user, group)
+
+
+def _created_ids(path):
+    """(uid, gid) a file this process creates at path gets: its own, the directory's group when
+    that directory is set-group-ID."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        parent = os.stat(directory)
+        if parent.st_mode & stat.S_ISGID:
+            return os.geteuid(), parent.st_gid
+    except OSError:
+        pass
+    return os.geteuid(), os.getegid()
+
+
+def ownership_change(path, what, uid=None, gid=None, current=None):
+    """([actions], (uid, gid)) to give path the wanted owner and group (None: leave it), or
+    ([], None) when it has them. current: the (uid, gid) it has; by default read from the file,
+    or, for a file about to be created, the ones it will be created with - so check mode
+    predicts both. What this user may not do is refused here, before any write and in check
+    mode too: only root gives a file away, and only a file's owner gives it another group, one
+    of the owner's own."""
+    if current is None:
+        try:
+            found = os.stat(path)
+            current = found.st_uid, found.st_gid
+        except OSError:
+            current = _created_ids(path)
+    target = (current[0] if uid is None else uid, current[1] if gid is None else gid)
+    if target == current:
+        return [], None
+    names = owner_names(*current).split(":"), owner_names(*target).split(":")
+    actions = ["%s %s to %s" % (kind, before, after)
+               for kind, before, after in zip(("owner", "group"), names[0], names[1])
+               if before != after]
+    euid = os.geteuid()
+    own_groups = set(os.getgroups()) | {os.getegid()}
+    if euid != 0 and (target[0] != current[0] or current[0] != euid
+                      or target[1] not in own_groups):
+        raise FileProblem("%s: %s is %s; making it %s needs root (only root gives a file away, "
+                          "and only its owner gives it another group, one of the owner's own). "
+                          "Fix: become root (become: true), or chown %s %s once"
+                          % (what, path, owner_names(*current), owner_names(*target),
+                             owner_names(*target), path))
+    return actions, target
+
+
+def change_ownership(path, target):
+    """Give path the (uid, gid) ownership_change decided."""
+    try:
+        os.chown(path, target[0], target[1])
+    except OSError as exc:
+        raise FileProblem("%s: cannot change its owner or group to %s: %s"
+                          % (path, owner_names(*target), exc))
+
+
+def backup_copy(module, path, cap=0o7777):
+    """A copy of path named as module.backup_local names it - <path>.<pid>.<YYYY-MM-DD@HH:MM:SS>~,
+    which rollback and pruning rely on - with path's owner, times and mode & cap. It is written
+    to a temp file that has that mode before it holds a byte, then renamed: unlike copy2 and a
+    chmod after, no moment when the copy is readable wider than cap allows."""
+    source = os.stat(path)
+    name = "%s.%s.%s" % (path, os.getpid(),
+                         time.strftime("%Y-%m-%d@%H:%M:%S~", time.localtime(time.time())))
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+    try:
+        try:
+            os.fchown(fd, source.st_uid, source.st_gid)  # before fchmod: chown clears set-id bits
+        except OSError as exc:
+            if exc.errno != errno.EPERM:
+                raise
+        os.fchmod(fd, stat.S_IMODE(source.st_mode) & cap)
+        with os.fdopen(fd, "wb") as handle, open(path, "rb") as original:
+            shutil.copyfileobj(original, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.utime(tmp, ns=(source.st_atime_ns, source.st_mtime_ns))
+        if module.selinux_enabled():
+            module.set_context_if_different(tmp, module.selinux_context(path), False)
+        os.rename(tmp, name)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return name
+
+
+def write_atomic(module, path, data, backup=False, mode=0o600, restart_record=None, secret=False):
     """Write via a temp file in the same directory and rename over the target.
 
     A new file gets `mode` (private by default: keystores and sm.ini hold
-    secrets); an existing file keeps its owner and permissions. With
+    secrets); an existing file keeps its owner and permissions - with secret, capped at
+    SECRET_MODE_CAP first, so neither the new content nor the backup is ever wider. With
     restart_record, the file is noted there before the rename (see above).
     Returns the backup file name, or None.
     """
     directory = os.path.dirname(os.path.abspath(path))
     creating = not os.path.exists(path)
+    cap = SECRET_MODE_CAP if secret else 0o7777
+    if secret and not creating:
+        current = stat.S_IMODE(os.stat(path).st_mode)
+        if current & ~cap:
+            os.chmod(path, current & cap)
     backup_file = None
-    if backup and os.path.exists(path):
-        backup_file = module.backup_local(path)
+    if backup and not creating:
+        backup_file = backup_copy(module, path, cap)
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
     try:
-        os.fchmod(fd, mode)
+        os.fchmod(fd, mode & cap)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         if restart_record:
             note_restart(restart_record, path, backup_file)
-        module.atomic_move(tmp, path, unsafe_writes=False)
-        if creating:  # atomic_move gives new files 0666 & ~umask: too open for secrets
-            os.chmod(path, mode)
+        # atomic_move gives a new file 0666 & ~umask after the rename: too open for secrets,
+        # so the umask says `mode` meanwhile and no moment is wider
+        umask = os.umask(0o777 & ~(mode & cap)) if creating else None
+        try:
+            module.atomic_move(tmp, path, unsafe_writes=False)
+        finally:
+            if umask is not None:
+                os.umask(umask)
+        if creating:
+            os.chmod(path, mode & cap)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: smtls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The restart record's other half: whether a restart is due, rolling back, clearing.
+"""The restart record's other half: whether a restart is due, rolling back, clearing, and
+pruning the old backups of the files a proven restart took in.
 
 The writing modules note each file in the record before they replace it
 (smtls_files.write_atomic with restart_record); this engine only reads the record
@@ -15,9 +16,11 @@ __metaclass__ = type
 import datetime
 import json
 import os
-import shutil
+import re
+import stat
 
-from ansible.module_utils.smtls_files import FileProblem, load_restart_record, write_atomic
+from ansible.module_utils.smtls_files import (SECRET_MODE_CAP, FileProblem, load_restart_record,
+                                              write_atomic)
 
 # The file the post-probe call leaves on the host (read by smtls_inventory.read_probe_record):
 # {"format": PROBE_FORMAT, "last_success": ISO time}.
@@ -56,15 +59,61 @@ def rollback(module, record_path, check_mode=False):
             if not os.path.exists(item["backup"]):
                 raise FileProblem("backup %s of %s is missing: restore it by hand"
                                   % (item["backup"], item["path"]))
+            saved = os.stat(item["backup"])
             with open(item["backup"], "rb") as handle:
-                write_atomic(module, item["path"], handle.read())
-            shutil.copystat(item["backup"], item["path"])
+                write_atomic(module, item["path"], handle.read(), secret=True)
+            # the backup's mode and times; capped, as a backup made before smtls capped modes
+            # may be wider
+            os.chmod(item["path"], stat.S_IMODE(saved.st_mode) & SECRET_MODE_CAP)
+            os.utime(item["path"], ns=(saved.st_atime_ns, saved.st_mtime_ns))
             done.append("restored %s from %s" % (item["path"], item["backup"]))
         elif os.path.exists(item["path"]):
             os.unlink(item["path"])
             done.append("removed %s (it did not exist before)" % item["path"])
     clear(record_path)
     return files, done
+
+
+# The time in a backup's name (smtls_files.backup_copy: <file>.<pid>.<YYYY-MM-DD@HH:MM:SS>~).
+_BACKUP_NAME = r"\.\d+\.(\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d)~\Z"
+
+
+def backups_of(path):
+    """The backups of path in its directory, newest first: by the time in the name (a backup's
+    mtime is its source's), then by when the backup itself was made. Only regular files
+    named exactly so - not sm.ini.bak, nor the backups of another file."""
+    directory, name = os.path.split(os.path.abspath(path))
+    pattern = re.compile(re.escape(name) + _BACKUP_NAME)
+    try:
+        entries = os.listdir(directory)
+    except OSError:  # the directory is gone: no backups to prune
+        return []
+    found = []
+    for entry in entries:
+        match = pattern.match(entry)
+        if match:
+            full = os.path.join(directory, entry)
+            try:
+                info = os.lstat(full)
+            except OSError:  # gone meanwhile
+                continue
+            if stat.S_ISREG(info.st_mode):
+                found.append((match.group(1), info.st_ctime_ns, full))
+    return [full for _stamp, _made, full in sorted(found, reverse=True)]
+
+
+def prune_backups(files, keep):
+    """Remove all but the newest `keep` backups of each file of a cleared record. Returns
+    (removed, problems): a backup that cannot be removed is named and the others still go."""
+    removed, problems = [], []
+    for path in sorted({item["path"] for item in files}):
+        for backup in backups_of(path)[keep:]:
+            try:
+                os.unlink(backup)
+                removed.append(backup)
+            except OSError as exc:
+                problems.append("%s: %s" % (backup, exc))
+    return removed, problems
 
 
 def record_probe(module, path, at=None):

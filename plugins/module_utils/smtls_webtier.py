@@ -316,3 +316,28 @@ def check_xml(text, what):
         ET.fromstring(text.encode("utf-8"))
     except ET.ParseError as exc:
         raise WebTierError("%s is not well-formed XML (%s); fix or restore it first" % (what, exc))
+
+
+# Tomcat runs as a user of its own (tomcat), never as root, and installers often leave the web
+# tier's files root:root 0644: Tomcat reads them as "other". Capping such a file at 0640 (it
+# holds secrets) without giving it Tomcat's group would lock Tomcat out at its next restart,
+# and a rollback would restore the capped backup - so that is refused instead.
+_OTHER_READ = 0o004
+
+
+def locks_tomcat_out(mode, uid, gid, group_given):
+    """Whether capping a file of this mode, owned uid:gid once the call's owner applies, at
+    0640 would take away the read access Tomcat has: read by "other", and owned by root:root
+    (a file of another owner or group may be Tomcat's own, or its group's - smtls cannot know,
+    so it trusts those), with no group given to read it through."""
+    return bool(mode & _OTHER_READ) and uid == 0 and gid == 0 and not group_given
+
+
+def refuse_tomcat_lockout(path, mode, uid, gid, group_given, names="root:root"):
+    """Raise the refusal locks_tomcat_out decides; names: the owner:group to show."""
+    if locks_tomcat_out(mode, uid, gid, group_given):
+        raise WebTierError("%s is %s with mode %04o, so Tomcat (not root) reads it as \"other\"; "
+                           "capping it at 0640 for the secrets it holds would lock Tomcat out "
+                           "at its next restart. Fix: set sm_webtier_file_group to the group "
+                           "Tomcat runs as (e.g. tomcat), or make the file readable by its "
+                           "group first (chgrp tomcat %s)" % (path, names, mode, path))

@@ -21,6 +21,9 @@ description:
     to encrypt at its next start. C(smmasterkey) is never touched.
   - Credentials and the master key are masked in the diff and in every message.
   - Writes atomically, with an optional backup; check mode predicts exactly.
+  - sm.ini holds secrets, so it ends no wider than C(0640) - a wider mode is capped (owner and
+    group stay), even when no line changes, and reported as a change; the backup gets the
+    capped mode too. A narrower mode is kept.
 version_added: "1.0.0"
 author: smtls contributors
 extends_documentation_fragment:
@@ -82,7 +85,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 actions:
-  description: The line changes, credentials masked.
+  description: The line changes, credentials masked; and a capped mode (C(cap mode 0644 to 0640 ...)).
   returned: always
   type: list
   elements: str
@@ -104,6 +107,12 @@ backup_file:
   description: The backup, when one was made.
   returned: changed and backup
   type: str
+written:
+  description:
+    - Whether the content changed (would change) - what a restart is due for; a capped mode
+      alone is not.
+  returned: always
+  type: bool
 path:
   description: The sm.ini file.
   returned: always
@@ -116,7 +125,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_smini as smini
 from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, check_writable,
-                                              read_optional, write_atomic)
+                                              mode_action, read_optional, tighten, wide_mode,
+                                              write_atomic)
 
 ARGUMENT_SPEC = dict(
     **RESTART_RECORD_OPTION,
@@ -189,20 +199,28 @@ def main():
                                   "to UTF-8 first" % (path, encoding, ", ".join(names) or "a "
                                                       "parameter", encoding, encoding))
             check_writable(path, "sm.ini", len(new_data), p["backup"])
+        wide = wide_mode(path, "sm.ini")
     except (smini.SmIniError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
-    result = dict(changed=changed, actions=actions, encrypted=encrypted, path=path,
-                  master_key=any(line.key == smini.MASTER_KEY for line in lines),
+    result = dict(changed=changed or bool(wide), written=changed,
+                  actions=actions + ([mode_action(wide)] if wide else []), encrypted=encrypted,
+                  path=path, master_key=any(line.key == smini.MASTER_KEY for line in lines),
                   parameters=values)
     if module._diff:
         result["diff"] = dict(before=smini.masked_text(lines),
                               after=smini.masked_text(smini.parse(new_text)),
                               before_header=path, after_header=path)
-    if changed and not module.check_mode:
-        backup_file = write_atomic(module, path, new_data, backup=p["backup"],
-                                   restart_record=p["restart_record"])
-        if backup_file:
-            result["backup_file"] = backup_file
+    if not module.check_mode:
+        try:
+            if wide:
+                tighten(path, wide)
+            if changed:
+                backup_file = write_atomic(module, path, new_data, backup=p["backup"],
+                                           restart_record=p["restart_record"], secret=True)
+                if backup_file:
+                    result["backup_file"] = backup_file
+        except FileProblem as exc:
+            module.fail_json(msg=str(exc))
     module.exit_json(**result)
 
 

@@ -170,6 +170,10 @@ extends_documentation_fragment:
 notes:
   - Needs the Python C(cryptography) library (release 38 or later) on the managed host.
   - A new keystore is created with mode C(0600) unless I(mode) says otherwise.
+  - A keystore holds secrets, so the keystore and its pending key end no wider than C(0640) - a
+    wider mode is capped (owner and group stay), even when no entry changes, and reported as a
+    change; the backup gets the capped mode too. A narrower mode is kept. An I(mode) wider than
+    C(0640) is refused before anything is written.
 seealso:
   - module: sm_keystore_info
   - module: sm_certificate
@@ -216,7 +220,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 actions:
-  description: What changed (or would change), in words; no secrets.
+  description:
+    - What changed (or would change), in words; no secrets. A capped mode too
+      (C(cap mode 0644 to 0640 ...)).
   returned: always
   type: list
   elements: str
@@ -252,6 +258,12 @@ backup_file:
   description: The backup, when one was made.
   returned: changed and backup
   type: str
+written:
+  description:
+    - Whether the keystore's content changed (would change) - what a restart is due for; its
+      mode or owner alone is not.
+  returned: unless the keystore is absent and I(create=false)
+  type: bool
 path:
   description: The keystore file.
   returned: always
@@ -265,7 +277,8 @@ from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_keystore_state as state
 from ansible.module_utils import smtls_x509 as pki
 from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, apply_file_args,
-                                              check_writable, read_optional, write_atomic)
+                                              check_writable, mode_action, read_optional,
+                                              refuse_wide_mode, tighten, wide_mode, write_atomic)
 
 
 def build_spec(params, path):
@@ -359,15 +372,16 @@ def main():
     path = params["path"]
     pending_path = params["pending_path"] or path + ".smtls-pending"
     try:
+        refuse_wide_mode(module, path, params["mode"], "keystore")
         data = read_optional(path, "keystore")
         if data is None and not params["create"]:
             module.exit_json(changed=False, exists=False, actions=[], aliases=[],
                              msg="%s does not exist; left absent (create=false)" % path)
         pending_data = read_optional(pending_path, "pending key") if params["key_alias"] else None
         plan = state.plan(data, build_spec(params, path), pending_data)
-        result = dict(changed=plan.write, actions=plan.actions, key_created=plan.key_created,
-                      store_type=plan.keystore.store_type, aliases=plan.keystore.aliases(),
-                      path=path)
+        result = dict(changed=plan.write, written=plan.write, actions=plan.actions,
+                      key_created=plan.key_created, store_type=plan.keystore.store_type,
+                      aliases=plan.keystore.aliases(), path=path)
         new_pending = plan.pending_key is not None and pending_data is None
         if new_pending:
             result["changed"] = True
@@ -384,17 +398,28 @@ def main():
             check_writable(path, "keystore", len(data or b"") + 65536, params["backup"])
         if new_pending:
             check_writable(pending_path, "pending key", 65536)
+        # both hold secrets: a wider mode is capped, also when nothing else changes (a pending
+        # key that is used now goes below)
+        wide = [(path, "", wide_mode(path, "keystore"))]
+        if pending_data is not None and not plan.pending_used:
+            wide.append((pending_path, "pending key: ", wide_mode(pending_path, "pending key")))
+        wide = [(name, label, found) for name, label, found in wide if found]
+        for _name, label, found in wide:
+            result["changed"] = True
+            result["actions"].append(label + mode_action(found))
         if module.check_mode:
             module.exit_json(**result)
+        for name, _label, found in wide:
+            tighten(name, found)
         if plan.write:
             blob = ks.dump(plan.keystore, plan.password, profile=params["pkcs12_profile"])
             backup_file = write_atomic(module, path, blob, backup=params["backup"],
-                                       restart_record=params["restart_record"])
+                                       restart_record=params["restart_record"], secret=True)
             if backup_file:
                 result["backup_file"] = backup_file
         if new_pending:
             write_atomic(module, pending_path, state.pending_keystore(
-                plan.pending_key, plan.keystore.store_type, plan.password))
+                plan.pending_key, plan.keystore.store_type, plan.password), secret=True)
         if plan.pending_used and os.path.exists(pending_path):
             os.unlink(pending_path)
             result["pending"] = False

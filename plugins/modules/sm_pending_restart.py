@@ -26,6 +26,8 @@ description:
   - With I(probe_record), C(absent) also records on the host the time of the successful
     handshake probes that proved it (for the fleet report's metrics, see M(sm_tls_inventory)).
     Bookkeeping - not reported as a change.
+  - With I(backup_keep), C(absent) also prunes the backups of the recorded files - it reads the
+    record before clearing it - keeping the newest I(backup_keep) of each. Bookkeeping too.
 version_added: "1.0.0"
 author: smtls contributors
 options:
@@ -57,6 +59,16 @@ options:
         (C(smtls_probe=always)); never counted as a change, and a failure to write it is a
         warning, not an error. Not written in check mode.
     type: path
+  backup_keep:
+    description:
+      - Only with C(absent) (the call after the probes passed) - for every file in the record,
+        keep the newest I(backup_keep) backups (C(<file>.<pid>.<YYYY-MM-DD@HH:MM:SS>~) in its
+        directory, newest by the time in the name) and remove the older ones. Other files are
+        never touched (C(sm.ini.bak), another file's backups). C(0) removes them all.
+      - The record is cleared first, so the backup it names for a rollback is no longer needed
+        when it goes. Never counted as a change; a backup that cannot be removed is a warning,
+        not an error. Nothing is removed in check mode. Unset - no pruning.
+    type: int
   state:
     description: C(present), C(absent) or C(rollback).
     type: str
@@ -80,6 +92,7 @@ EXAMPLES = r"""
     path: /opt/sm/Server/RUN/.smtls-restart-pending
     state: absent
     probe_record: /opt/sm/Server/RUN/.smtls-last-probe
+    backup_keep: 3
 
 - name: Apply | roll back after a failed probe
   sm_pending_restart:
@@ -102,6 +115,12 @@ probe_recorded:
   returned: with absent and probe_record, outside check mode
   type: str
   sample: "2030-01-01T12:00:00Z"
+pruned:
+  description: With I(backup_keep), the old backups removed.
+  returned: with absent and backup_keep, outside check mode
+  type: list
+  elements: str
+  sample: ["/opt/sm/Server/RUN/sm.ini.4711.2030-01-01@12:00:00~"]
 restored:
   description: With C(rollback), what was put back (C(restored)) or removed (C(removed)).
   returned: with rollback
@@ -120,6 +139,7 @@ ARGUMENT_SPEC = dict(
         backup=dict(type="path"),
     )),
     probe_record=dict(type="path"),
+    backup_keep=dict(type="int"),
     state=dict(type="str", choices=["present", "absent", "rollback"], default="present"),
 )
 
@@ -127,9 +147,13 @@ ARGUMENT_SPEC = dict(
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
-    if p["probe_record"] and p["state"] != "absent":
-        module.fail_json(msg="probe_record goes with state=absent (the call after the probes "
-                             "passed), not with state=%s" % p["state"])
+    for option in ("probe_record", "backup_keep"):
+        if p[option] not in (None, "") and p["state"] != "absent":
+            module.fail_json(msg="%s goes with state=absent (the call after the probes passed), "
+                                 "not with state=%s" % (option, p["state"]))
+    if (p["backup_keep"] or 0) < 0:
+        module.fail_json(msg="backup_keep is %d: give the number of backups of each file to keep "
+                             "(0 or more)" % p["backup_keep"])
     try:
         if p["state"] == "present":
             pending, files = restart.status(p["path"], p["files"] if module.check_mode else [])
@@ -146,6 +170,14 @@ def main():
                 except (FileProblem, IOError, OSError) as exc:
                     module.warn("the time of the successful probe was not recorded in %s: %s"
                                 % (p["probe_record"], exc))
+            if p["backup_keep"] is not None and not module.check_mode:
+                # after the clear, from the record read before it: pruning may take the backup
+                # the record names for a rollback, so the record goes first - a failure here
+                # leaves extra backups, never a record that names a removed one. Bookkeeping as
+                # above: a warning, never a failure of a proven host
+                result["pruned"], problems = restart.prune_backups(files, p["backup_keep"])
+                for problem in problems:
+                    module.warn("an old backup was not removed: %s" % problem)
             module.exit_json(**result)
         files, restored = restart.rollback(module, p["path"], module.check_mode)
         module.exit_json(changed=bool(files), pending=False, files=files, restored=restored)

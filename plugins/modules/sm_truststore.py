@@ -19,6 +19,10 @@ description:
   - A store password can be changed on the way (I(initial_password) to I(password)).
   - Each file is written only when its entries change, atomically, with an optional backup.
     Check mode decides the same without writing; the diff lists aliases and fingerprints.
+  - A store of the service's own (I(private), the default) ends no wider than C(0640) - a wider
+    mode is capped (owner and group stay), even when no entry changes, and reported as a change;
+    a backup gets the capped mode too. A narrower mode is kept. A I(mode) wider than C(0640) is
+    refused before anything is written.
 version_added: "1.0.0"
 author: smtls contributors
 extends_documentation_fragment:
@@ -58,8 +62,16 @@ options:
         description: Group.
         type: str
       mode:
-        description: Mode (a new file is 0600 otherwise).
+        description: Mode (a new file is 0600 otherwise); 0640 or narrower when I(private).
         type: raw
+      private:
+        description:
+          - The store is the service's own, so its mode is capped at C(0640) (see above). C(false)
+            for a store other programs read too - a JRE's or the system's C(cacerts), public
+            certificates under a well-known password - whose mode stays as it is (capping it
+            would lock every other user's Java out of it).
+        type: bool
+        default: true
   trusted_certs:
     description: Certificates every truststore must hold.
     type: list
@@ -148,10 +160,15 @@ truststores:
       description: Whether it exists (after the change).
       type: bool
     changed:
-      description: Whether it changed (would change, in check mode).
+      description: Whether it changed (would change, in check mode) - its entries, owner or mode.
+      type: bool
+    written:
+      description:
+        - Whether its content changed (would change) - what a restart is due for; its mode or
+          owner alone is not.
       type: bool
     actions:
-      description: What changed, in words.
+      description: What changed, in words; a capped mode too (C(cap mode 0644 to 0640 ...)).
       type: list
       elements: str
     backup_file:
@@ -166,7 +183,8 @@ from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_keystore_state as state
 from ansible.module_utils import smtls_x509 as pki
 from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, apply_attributes,
-                                              check_writable, read_optional, write_atomic)
+                                              check_writable, mode_action, read_optional,
+                                              refuse_wide_mode, tighten, wide_mode, write_atomic)
 
 
 ARGUMENT_SPEC = dict(
@@ -180,6 +198,7 @@ ARGUMENT_SPEC = dict(
         owner=dict(type="str"),
         group=dict(type="str"),
         mode=dict(type="raw"),
+        private=dict(type="bool", default=True),
     )),
     trusted_certs=dict(type="list", elements="dict", default=[], options=dict(
         alias=dict(type="str", required=True),
@@ -215,8 +234,10 @@ def main():
             absent_ok = not store["create"] and not os.path.isdir(os.path.dirname(store["path"]) or ".")
             data = None if absent_ok else read_optional(store["path"], "truststore")
             if data is None and not store["create"]:
-                plans.append((store, None))
+                plans.append((store, None, None))
                 continue
+            if store["private"]:
+                refuse_wide_mode(module, store["path"], store["mode"], "truststore")
             spec = {"path": store["path"], "password": store["initial_password"] or store["password"],
                     "new_password": store["password"], "store_type": None if data else store["type"],
                     "trusted": trusted, "absent": p["absent"], "key": None}
@@ -227,22 +248,31 @@ def main():
             plan = state.plan(data, spec)
             if plan.write:
                 check_writable(store["path"], "truststore", len(data or b"") + 65536, p["backup"])
-            plans.append((store, plan))
+            plans.append((store, plan,
+                          wide_mode(store["path"], "truststore") if store["private"] else None))
     except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
     changed = False
     diff = {"before": "", "after": ""}
-    for store, plan in plans:
-        result = {"path": store["path"], "exists": plan is not None, "changed": False, "actions": []}
+    for store, plan, wide in plans:
+        result = {"path": store["path"], "exists": plan is not None, "changed": False,
+                  "written": False, "actions": []}
         if plan is not None:
-            result.update(changed=plan.write, actions=plan.actions)
+            result.update(changed=plan.write or bool(wide), written=plan.write,
+                          actions=plan.actions + ([mode_action(wide)] if wide else []))
             if module._diff and plan.write:
                 diff["before"] += "# %s\n%s\n" % (store["path"], "\n".join(plan.before))
                 diff["after"] += "# %s\n%s\n" % (store["path"], "\n".join(plan.after))
+            if wide and not module.check_mode:
+                try:
+                    tighten(store["path"], wide)
+                except FileProblem as exc:
+                    module.fail_json(msg=str(exc))
             if plan.write and not module.check_mode:
                 blob = ks.dump(plan.keystore, plan.password, profile=p["pkcs12_profile"])
                 backup_file = write_atomic(module, store["path"], blob, backup=p["backup"],
-                                           restart_record=p["restart_record"])
+                                           restart_record=p["restart_record"],
+                                           secret=store["private"])
                 if backup_file:
                     result["backup_file"] = backup_file
             if os.path.exists(store["path"]):  # check mode: the attribute helpers only predict

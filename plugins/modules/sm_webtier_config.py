@@ -24,6 +24,16 @@ description:
   - XML results are parsed before they are written; a file that is not well-formed is
     refused untouched. Writes are atomic with an optional backup; check mode predicts
     exactly; passwords and the web tier C(masterKey) are masked in diffs.
+  - The files hold secrets (C(keystorePassword), the C(masterKey)), so each file named here ends
+    no wider than C(0640) - a wider mode is capped (owner and group stay), even when no
+    setting changes, and reported as a change; a backup gets the capped mode too. A narrower
+    mode is kept.
+  - Tomcat runs as a user of its own and often reads these files as "other" (an installer's
+    C(root:root 0644)). With I(group) (the group Tomcat runs as) every file named here ends with
+    that group - and with I(owner), that owner - applied like the mode cap, even when no setting
+    changes, predicted in check mode and reported as a change (C(group root to tomcat)). Without
+    I(group), a C(root:root) file that others may read is refused before anything is written, in
+    check mode too, instead of being capped so that Tomcat could no longer read it.
 version_added: "1.0.0"
 author: smtls contributors
 extends_documentation_fragment:
@@ -68,6 +78,16 @@ options:
       - C(false) sets C(tomcatAuthentication="false") on every AJP connector (trusted sign-on
         behind IIS or Apache); C(true) restores Tomcat's default by removing the attribute.
     type: bool
+  owner:
+    description:
+      - Owner every file named here ends with (a user name or number; omitted - left as it is).
+    type: str
+  group:
+    description:
+      - Group every file named here ends with (a group name or number; omitted - left as it is).
+        The group Tomcat runs as, so that Tomcat still reads the files once their mode is capped
+        at C(0640).
+    type: str
   backup:
     description: Keep a timestamped copy of each file before changing it.
     type: bool
@@ -97,6 +117,8 @@ EXAMPLES = r"""
     pre_authentication: true
     server_xml: /etc/tomcat10/server.xml
     tomcat_authentication: false
+    owner: root
+    group: tomcat
     backup: true
 """
 
@@ -111,10 +133,17 @@ files:
       description: The file.
       type: str
     changed:
-      description: Whether it changed.
+      description: Whether it changed (its content, mode, owner or group).
+      type: bool
+    written:
+      description:
+        - Whether its content changed (would change) - what a restart is due for; a capped mode,
+          owner or group alone is not.
       type: bool
     actions:
-      description: The edits, passwords masked.
+      description:
+        - The edits, passwords masked; a capped mode (C(cap mode 0644 to 0640 ...)); a new owner or
+          group (C(group root to tomcat)).
       type: list
       elements: str
     backup_file:
@@ -127,8 +156,10 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_webtier as web
-from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, check_writable,
-                                              read_optional, write_atomic)
+from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, change_ownership,
+                                              check_writable, mode_action, owner_names,
+                                              ownership_change, read_optional, tighten,
+                                              wanted_ids, wide_mode, write_atomic)
 
 ARGUMENT_SPEC = dict(
     **RESTART_RECORD_OPTION,
@@ -142,6 +173,8 @@ ARGUMENT_SPEC = dict(
     pre_authentication=dict(type="bool"),
     server_xml=dict(type="path"),
     tomcat_authentication=dict(type="bool"),
+    owner=dict(type="str"),
+    group=dict(type="str"),
     backup=dict(type="bool", default=False),
 )
 
@@ -210,27 +243,58 @@ def plan_files(p):
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
+    wide, owners = {}, {}
     try:
         plans = plan_files(p)
-        # every file this call changes can be replaced, before the first write
+        uid, gid = wanted_ids(p["owner"], p["group"], "sm_webtier_config")
+        # every file this call changes can be replaced, every mode capped without locking
+        # Tomcat out, and every owner and group given, before the first write
         for path, old, new, _actions, _shown_old, _shown_new in plans:
+            what = os.path.basename(path)
             if old != new:
-                check_writable(path, os.path.basename(path), len(new.encode("utf-8")), p["backup"])
+                check_writable(path, what, len(new.encode("utf-8")), p["backup"])
+            if old is None:  # created by this call: predicted from who creates it
+                owners[path] = ownership_change(path, what, uid, gid)
+                continue
+            found = os.stat(path)
+            wide[path] = wide_mode(path, what)
+            if wide[path]:
+                web.refuse_tomcat_lockout(path, wide[path][0],
+                                          found.st_uid if uid is None else uid, found.st_gid,
+                                          bool(p["group"]), owner_names(found.st_uid, found.st_gid))
+            owners[path] = ownership_change(path, what, uid, gid,
+                                            current=(found.st_uid, found.st_gid))
     except (web.WebTierError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
     files, diffs, changed = [], [], False
     for path, old, new, actions, shown_old, shown_new in plans:
         did = old != new
-        entry = dict(path=path, changed=did, actions=actions)
+        capped = wide.get(path)
+        owner_actions, target = owners[path]
+        entry = dict(path=path, changed=did or bool(capped) or bool(target), written=did,
+                     actions=actions + ([mode_action(capped)] if capped else []) + owner_actions)
+        changed = changed or entry["changed"]
         if did:
-            changed = True
             diffs.append(dict(before=shown_old, after=shown_new, before_header=path,
                               after_header=path))
-            if not module.check_mode:
-                backup_file = write_atomic(module, path, new.encode("utf-8"), backup=p["backup"],
-                                           mode=0o640, restart_record=p["restart_record"])
-                if backup_file:
-                    entry["backup_file"] = backup_file
+        if not module.check_mode:
+            try:
+                if capped:
+                    tighten(path, capped)
+                # an existing file gets its owner and group before the write, which keeps them
+                # (as it keeps the mode); a new one once it exists
+                if target and old is not None:
+                    change_ownership(path, target)
+                if did:
+                    backup_file = write_atomic(module, path, new.encode("utf-8"),
+                                               backup=p["backup"], mode=0o640,
+                                               restart_record=p["restart_record"], secret=True)
+                    if backup_file:
+                        entry["backup_file"] = backup_file
+                if target and old is None:
+                    change_ownership(path, target)
+            except FileProblem as exc:
+                module.fail_json(msg=str(exc))
         files.append(entry)
     result = dict(changed=changed, files=files)
     if module._diff:

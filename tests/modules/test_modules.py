@@ -302,6 +302,7 @@ def test_a_write_is_recorded_before_the_rename_so_a_cut_off_run_still_restarts(t
     run.mkdir()
     ini = run / "sm.ini"
     ini.write_text("ssl:0\n")
+    ini.chmod(0o600)  # a mode to cap would be a change of its own (test_secrets_at_rest.py)
     record = str(run / ".smtls-restart-pending")
     args = dict(path=str(ini), parameters={"ssl": "1"}, backup=True, restart_record=record)
 

@@ -69,10 +69,28 @@ def test_an_immutable_directory_is_refused_too(tmp_path, immutable):
 def test_an_unchanged_immutable_file_is_left_alone(tmp_path, immutable):
     props = tmp_path / "webtier.properties"
     props.write_text("ssl=true\n")
+    props.chmod(0o640)
     immutable(props)
     result = module_result(sm_webtier_config, dict(properties_file=str(props),
                                                    properties={"ssl": "true"}))
     assert not result.get("failed") and not result["changed"], result
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_an_unchanged_immutable_file_too_open_is_refused(tmp_path, immutable, check_mode):
+    """Its mode must be capped (it holds a secret), and an immutable file's mode cannot be
+    changed: refused with the fix, in check mode too (the preflight finds it)."""
+    props = tmp_path / "webtier.properties"
+    props.write_text("ssl=true\nkeystorePassword=Old-Secret-1\n")
+    props.chmod(0o644)
+    immutable(props)
+    result = module_result(sm_webtier_config, dict(properties_file=str(props),
+                                                   properties={"ssl": "true"}),
+                           check_mode=check_mode)
+    assert result.get("failed"), result
+    assert "has mode 0644, wider than 0640" in result["msg"] and "chattr -i -a" in result["msg"]
+    assert "Old-Secret-1" not in result["msg"]
+    assert props.stat().st_mode & 0o777 == 0o644
 
 
 def test_a_truststore_that_cannot_be_replaced_is_refused(tmp_path, immutable, ca):

@@ -11,9 +11,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter
 from smtls import (  # noqa: E402
     smtls_batch_problem, smtls_ca_selectors, smtls_clients_without_ca_problem, smtls_in_dir,
     smtls_key_entry, smtls_key_problem, smtls_leftover_notes, smtls_leftover_problems,
-    smtls_merge_detected_cas, smtls_module_available,
-    smtls_named_certs, smtls_progress, smtls_ssl_protocols_for, smtls_tls_problems,
-    smtls_truststores_in)
+    smtls_merge_detected_cas, smtls_module_available, smtls_named_certs, smtls_progress,
+    smtls_ssl_protocols_for, smtls_tls_problems, smtls_truststores_in, smtls_written)
+
+
+def test_written_files_are_those_whose_content_changed():
+    results = [
+        dict(changed=True, written=True, path="/r/sm.ini", backup_file="/r/sm.ini.1.b~"),
+        dict(changed=True, written=False, path="/r/server.keystore"),  # its mode only
+        dict(changed=True, truststores=[dict(path="/r/a", changed=True, written=False),
+                                        dict(path="/r/b", changed=True, written=True)]),
+        dict(changed=True, files=[dict(path="/w/x", changed=True)]),  # no `written`: changed counts
+        dict(changed=False, written=True, path="/r/never"), dict(skipped=True)]
+    assert smtls_written(results) == [{"path": "/r/sm.ini", "backup": "/r/sm.ini.1.b~"},
+                                      {"path": "/r/b", "backup": ""}, {"path": "/w/x", "backup": ""}]
 
 
 @pytest.mark.parametrize("path,base,expected", [

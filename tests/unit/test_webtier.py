@@ -166,3 +166,33 @@ def test_context_param_actions_mask_secret_names():
     assert actions == ["set context-param keystorePassword=******** (was ********)"]
     _new, actions = web.plan_context_params("<web-app></web-app>", {"sslPassword": "New-Secret-1"})
     assert "New-Secret-1" not in actions[0]
+
+
+# --- capping a file Tomcat reads as "other": the decision, with explicit inputs ---------------
+
+@pytest.mark.parametrize("mode,uid,gid,group_given,refused", [
+    (0o644, 0, 0, False, True),     # the installer's root:root 0644: Tomcat reads it as other
+    (0o604, 0, 0, False, True),
+    (0o666, 0, 0, False, True),
+    (0o755, 0, 0, False, True),
+    (0o644, 0, 0, True, False),     # a group given: Tomcat reads it through that group
+    (0o644, 0, 91, False, False),   # root:tomcat - read through its group, smtls trusts that
+    (0o644, 91, 0, False, False),   # tomcat:root (or the owner the call gives) - read as owner
+    (0o644, 1000, 1000, False, False),  # a user's own files (the demo run by a developer)
+    (0o640, 0, 0, False, False),    # already no wider than 0640: nothing capped, nothing lost
+    (0o600, 0, 0, False, False),
+    (0o660, 0, 0, False, False),    # capped (group write goes), but others could not read it
+    (0o4750, 0, 0, False, False),
+])
+def test_capping_refuses_only_a_root_root_file_others_read_without_a_group(mode, uid, gid,
+                                                                          group_given, refused):
+    assert web.locks_tomcat_out(mode, uid, gid, group_given) is refused
+    if refused:
+        with pytest.raises(web.WebTierError) as caught:
+            web.refuse_tomcat_lockout("/opt/w/web.xml", mode, uid, gid, group_given)
+        message = str(caught.value)
+        assert message.startswith("/opt/w/web.xml is root:root with mode %04o" % mode)
+        assert ("Fix: set sm_webtier_file_group to the group Tomcat runs as (e.g. tomcat), or "
+                "make the file readable by its group first (chgrp tomcat /opt/w/web.xml)") in message
+    else:
+        web.refuse_tomcat_lockout("/opt/w/web.xml", mode, uid, gid, group_given)
