@@ -31,7 +31,8 @@ from ansible.module_utils import smtls_probe as tls
 from ansible.module_utils import smtls_x509 as pki
 
 ROOT = Path(__file__).resolve().parents[2]
-HTTP_BASE, HTTPS_BASE = 24080, 24443
+# not 24080/24443: the shared fleet's (demofleet.py, 23080/23443) second servlets listen there
+HTTP_BASE, HTTPS_BASE = 25080, 25443
 SERVERS = ["sm1.demo.invalid", "sm2.demo.invalid"]
 WEBTIERS = ["web1.demo.invalid", "web2.demo.invalid"]
 CLIENT_AUTH = {"encryption": 0, "client_auth": 1, "trusted_clients": 2}  # ssl_reqClientAuth

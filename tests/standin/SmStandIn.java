@@ -16,6 +16,10 @@
  *   - a plain HTTP listener and a JSSE HTTPS listener that enforces client authentication
  *     the way SM's levels are documented (level 2 = CA-signed AND listed in the
  *     trusted-clients keystore);
+ *   - several servlets from <RUN>/sm.cfg: when it exists and the command line gives no port,
+ *     every `sm` line with -httpPort:N and/or -httpsPort:N is a servlet with its own listeners
+ *     (all in this one JVM, all with the same sm.ini settings and TLS set-up); lines without
+ *     a port (background processes such as -que:, -sync) are not servlets;
  *   - loud, fatal start-up errors (exit 2) for unusable keystores and parameters.
  *
  * What it does NOT model:
@@ -27,11 +31,16 @@
  *   - the JRE SM bundles is only emulated: when RUN/jre/release names a Java without TLS 1.3
  *     (8 before 8u261, 9, 10), TLSv1.3 is neither enabled nor accepted in sslEnabledProtocols,
  *     as that JRE's JSSE would refuse it; the process itself still runs on this machine's Java;
- *   - no sm.cfg / load balancer / multiple servlets, no FIPS mode, no CAC or TSO log-on
- *     (trustedsignon is only reported back), no acceptsharedcert, no onewayssl4ws.
+ *   - of sm.cfg only the servlets' ports: no separate processes (one JVM serves every servlet),
+ *     no load balancing or redirection (-loadBalancer is a servlet like the others), no
+ *     background processes, other parameters on an sm.cfg line are ignored, and sm.ini's
+ *     httpPort/httpsPort are not used by sm.cfg's servlets;
+ *   - no FIPS mode, no CAC or TSO log-on (trustedsignon is only reported back), no
+ *     acceptsharedcert, no onewayssl4ws.
  *
  * Usage:  java -cp <dir> SmStandIn <RUN dir> [-httpPort:N] [-httpsPort:N] [-bind:ADDR] [-name:value ...]
  *    or:  java SmStandIn.java <RUN dir> ...
+ * Ports on the command line make it one servlet on those ports, whatever sm.cfg says.
  * Exit status: 0 after SIGTERM/SIGINT, 2 start-up failure (FATAL), 3 an encrypted sm.ini
  * value cannot be decrypted (master key changed or missing).
  */
@@ -234,7 +243,126 @@ public final class SmStandIn {
         }
         params.putAll(commandLine);
 
+        Path cfg = run.resolve("sm.cfg");
+        if (Files.exists(cfg) && !commandLine.containsKey("httpport") && !commandLine.containsKey("httpsport")) {
+            servlets.addAll(readSmCfg(cfg));
+            if (servlets.isEmpty()) {
+                warn("sm.cfg " + cfg + " starts no servlet (no 'sm' line with -httpPort or -httpsPort);"
+                        + " using httpPort/httpsPort of sm.ini");
+            }
+        }
+        fromSmCfg = !servlets.isEmpty();
+        if (!fromSmCfg) {
+            servlets.add(new Servlet(1, 0, getInt("httpPort", 0, 65535), getInt("httpsPort", 0, 65535)));
+        }
+
         configureAndListen();
+    }
+
+    // ------------------------------------------------------------------ sm.cfg
+
+    /** One servlet: a line of sm.cfg, or the ports of the command line / sm.ini without one. */
+    static final class Servlet {
+        final int number;          // 1-based, in sm.cfg order
+        final int line;            // line of sm.cfg, 0 without sm.cfg
+        final Integer httpPort;    // null: not given
+        final Integer httpsPort;
+        ServerSocket http;
+        SSLServerSocket https;
+
+        Servlet(int number, int line, Integer httpPort, Integer httpsPort) {
+            this.number = number;
+            this.line = line;
+            this.httpPort = httpPort;
+            this.httpsPort = httpsPort;
+        }
+    }
+
+    /** The servlets as they run, in sm.cfg order; one when there is no sm.cfg. */
+    final List<Servlet> servlets = new ArrayList<>();
+    /** True when the servlets come from sm.cfg (listening lines and logs then name them). */
+    boolean fromSmCfg;
+
+    /**
+     * The servlets of sm.cfg: `sm` lines with -httpPort:N and/or -httpsPort:N (the load
+     * balancer's included). `#` starts a comment; other lines (background processes such as
+     * `sm -que:ir`, `sm -sync`, other programs) are not servlets. Other parameters are ignored.
+     */
+    static List<Servlet> readSmCfg(Path cfg) throws Fatal {
+        List<String> lines;
+        try {
+            // Latin-1 never fails on a byte; the ports and names read here are ASCII.
+            lines = Files.readAllLines(cfg, StandardCharsets.ISO_8859_1);
+        } catch (IOException e) {
+            throw new Fatal("cannot read sm.cfg " + cfg + ": " + e);
+        }
+        List<Servlet> found = new ArrayList<>();
+        Map<Integer, String> used = new LinkedHashMap<>();   // port -> "line N <name>"
+        for (int i = 0; i < lines.size(); i++) {
+            int number = i + 1;
+            String text = lines.get(i);
+            if (i == 0 && text.startsWith("\u00EF\u00BB\u00BF")) {   // a UTF-8 BOM read as Latin-1
+                text = text.substring(3);
+            }
+            int hash = text.indexOf('#');
+            if (hash >= 0) {
+                text = text.substring(0, hash);
+            }
+            String[] words = text.strip().split("\\s+");
+            if (words.length == 0 || !words[0].equals("sm")) {
+                continue;   // blank, a comment, or not the sm command
+            }
+            Integer http = null;
+            Integer https = null;
+            for (int w = 1; w < words.length; w++) {
+                String word = words[w];
+                if (!word.startsWith("-")) {
+                    continue;
+                }
+                int c = word.indexOf(':');
+                String name = (c < 0 ? word.substring(1) : word.substring(1, c)).toLowerCase(Locale.ROOT);
+                if (!name.equals("httpport") && !name.equals("httpsport")) {
+                    continue;
+                }
+                int port = port(cfg, number, word, c < 0 ? "" : word.substring(c + 1));
+                if (name.equals("httpport")) {
+                    http = port;
+                } else {
+                    https = port;
+                }
+            }
+            if (http == null && https == null) {
+                continue;   // a background process, not a servlet
+            }
+            Integer[] ports = {http, https};
+            String[] names = {"httpPort", "httpsPort"};
+            for (int k = 0; k < ports.length; k++) {
+                if (ports[k] == null || ports[k] == 0) {
+                    continue;   // not given, or 0 = an ephemeral port
+                }
+                String where = "line " + number + " " + names[k];
+                String before = used.putIfAbsent(ports[k], where);
+                if (before != null) {
+                    throw new Fatal("sm.cfg " + cfg + ": port " + ports[k] + " is used twice (" + before
+                            + ", " + where + ") - every servlet needs its own ports");
+                }
+            }
+            found.add(new Servlet(found.size() + 1, number, http, https));
+        }
+        return found;
+    }
+
+    static int port(Path cfg, int line, String word, String value) throws Fatal {
+        try {
+            int n = Integer.parseInt(value.trim());
+            if (n >= 0 && n <= 65535) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new Fatal("sm.cfg " + cfg + " line " + line + ": " + word
+                + " is not a port (expected a number from 0 to 65535)");
     }
 
     // ------------------------------------------------------------------ sm.ini
@@ -786,8 +914,6 @@ public final class SmStandIn {
         clientAuth = getInt("ssl_reqClientAuth", 0, 2, 0);
         int tso = getInt("trustedsignon", 0, 1, 0);
         trustedSignOn = Integer.toString(tso);
-        Integer httpPort = getInt("httpPort", 0, 65535);
-        Integer httpsPort = getInt("httpsPort", 0, 65535);
         if (getInt("cacsignon", 0, 1, 0) == 1) {
             // Documented: cacsignon:1 forces ssl:1, sslConnector:1 and ssl_reqClientAuth:1 (2 is honoured).
             ssl = 1;
@@ -811,41 +937,49 @@ public final class SmStandIn {
             throw new Fatal("bind address " + bindName + " cannot be resolved: " + e.getMessage());
         }
 
-        SSLServerSocket https = null;
+        // One SSL set-up for every servlet; every listener is bound before any is reported.
+        SSLContext ctx = null;
         if (sslOn) {
             String ksWhere = String.valueOf(resolve(require("keystoreFile", "ssl:1 needs the server keystore")));
-            SSLContext ctx = buildContext(ksWhere);
-            if (httpsPort == null) {
-                warn("SSL is on but httpsPort is not given - no HTTPS listener");
-            } else {
+            ctx = buildContext(ksWhere);
+        }
+        for (Servlet s : servlets) {
+            String servlet = fromSmCfg ? " for servlet " + s.number + " (sm.cfg line " + s.line + ")" : "";
+            if (sslOn) {
+                if (s.httpsPort == null) {
+                    warn((fromSmCfg ? "servlet " + s.number + ": " : "")
+                            + "SSL is on but httpsPort is not given - no HTTPS listener");
+                } else {
+                    try {
+                        s.https = (SSLServerSocket) ctx.getServerSocketFactory().createServerSocket();
+                        s.https.setReuseAddress(true);
+                        applyTls(s.https, ctx);
+                        s.https.bind(new InetSocketAddress(bind, s.httpsPort), 50);
+                    } catch (IOException e) {
+                        throw new Fatal("cannot listen on httpsPort " + s.httpsPort + " (" + bindName + ")"
+                                + servlet + ": " + e.getMessage());
+                    }
+                }
+            }
+            if (s.httpPort != null) {
                 try {
-                    https = (SSLServerSocket) ctx.getServerSocketFactory().createServerSocket();
-                    https.setReuseAddress(true);
-                    applyTls(https, ctx);
-                    https.bind(new InetSocketAddress(bind, httpsPort), 50);
+                    s.http = new ServerSocket();
+                    s.http.setReuseAddress(true);
+                    s.http.bind(new InetSocketAddress(bind, s.httpPort), 50);
                 } catch (IOException e) {
-                    throw new Fatal("cannot listen on httpsPort " + httpsPort + " (" + bindName + "): "
-                            + e.getMessage());
+                    throw new Fatal("cannot listen on httpPort " + s.httpPort + " (" + bindName + ")"
+                            + servlet + ": " + e.getMessage());
                 }
             }
         }
 
-        ServerSocket http = null;
-        if (httpPort != null) {
-            try {
-                http = new ServerSocket();
-                http.setReuseAddress(true);
-                http.bind(new InetSocketAddress(bind, httpPort), 50);
-            } catch (IOException e) {
-                throw new Fatal("cannot listen on httpPort " + httpPort + " (" + bindName + "): " + e.getMessage());
+        for (Servlet s : servlets) {
+            if (s.http != null) {
+                acceptLoop(s.http, false, s);
             }
-        }
-
-        if (http != null) {
-            acceptLoop(http, false);
-        }
-        if (https != null) {
-            acceptLoop(https, true);
+            if (s.https != null) {
+                acceptLoop(s.https, true, s);
+            }
         }
 
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -861,10 +995,14 @@ public final class SmStandIn {
             Runtime.getRuntime().halt(0);   // SIGTERM/SIGINT: clean exit with status 0
         }, "sm-standin-shutdown"));
 
-        info("listening http=" + (http == null ? "off" : Integer.toString(http.getLocalPort()))
-                + " https=" + (https == null ? "off" : Integer.toString(https.getLocalPort()))
-                + " clientAuth=" + clientAuth
-                + " protocols=" + (https == null ? "off" : String.join(",", https.getEnabledProtocols())));
+        // Without sm.cfg exactly the line of old (parsers rely on it); with it one per servlet.
+        for (Servlet s : servlets) {
+            info("listening" + (fromSmCfg ? " servlet=" + s.number : "")
+                    + " http=" + (s.http == null ? "off" : Integer.toString(s.http.getLocalPort()))
+                    + " https=" + (s.https == null ? "off" : Integer.toString(s.https.getLocalPort()))
+                    + " clientAuth=" + clientAuth
+                    + " protocols=" + (s.https == null ? "off" : String.join(",", s.https.getEnabledProtocols())));
+        }
 
         try {
             new CountDownLatch(1).await();
@@ -901,6 +1039,8 @@ public final class SmStandIn {
         return null;
     }
 
+    boolean protocolsWarned;
+
     void applyTls(SSLServerSocket s, SSLContext ctx) throws Fatal {
         if (clientAuth >= 1) {
             s.setNeedClientAuth(true);
@@ -932,7 +1072,8 @@ public final class SmStandIn {
             }
             s.setEnabledProtocols(protocols.toArray(new String[0]));
             List<String> usable = Arrays.asList(ctx.getDefaultSSLParameters().getProtocols());
-            if (protocols.stream().noneMatch(usable::contains)) {
+            if (protocols.stream().noneMatch(usable::contains) && !protocolsWarned) {
+                protocolsWarned = true;   // once, not once per servlet
                 warn("sslEnabledProtocols:" + get("sslEnabledProtocols") + " - none of these is enabled in "
                         + "this Java (jdk.tls.disabledAlgorithms); handshakes will fail");
             }
@@ -949,27 +1090,32 @@ public final class SmStandIn {
         }
     }
 
-    void acceptLoop(ServerSocket server, boolean tls) {
+    void acceptLoop(ServerSocket server, boolean tls, Servlet servlet) {
         listeners.add(server);
         Thread t = new Thread(() -> {
             while (!server.isClosed()) {
                 try {
                     Socket c = server.accept();
-                    pool.execute(() -> handle(c, tls));
+                    pool.execute(() -> handle(c, tls, servlet));
                 } catch (IOException e) {
                     if (!server.isClosed()) {
-                        warn((tls ? "https" : "http") + " accept failed: " + e);
+                        warn(scheme(tls, servlet) + " accept failed: " + e);
                     }
                 }
             }
-        }, tls ? "sm-standin-https" : "sm-standin-http");
+        }, (tls ? "sm-standin-https-" : "sm-standin-http-") + servlet.number);
         t.setDaemon(true);
         t.start();
     }
 
-    void handle(Socket socket, boolean tls) {
+    /** "https", or "https servlet=2" when the servlets come from sm.cfg: for the log. */
+    String scheme(boolean tls, Servlet servlet) {
+        return (tls ? "https" : "http") + (fromSmCfg ? " servlet=" + servlet.number : "");
+    }
+
+    void handle(Socket socket, boolean tls, Servlet servlet) {
         String peer = String.valueOf(socket.getRemoteSocketAddress());
-        String scheme = tls ? "https" : "http";
+        String scheme = scheme(tls, servlet);
         try (socket) {
             socket.setSoTimeout(IO_TIMEOUT_MS);
             String client = "none";
@@ -979,7 +1125,7 @@ public final class SmStandIn {
                 try {
                     s.startHandshake();
                 } catch (IOException e) {
-                    warn("https " + peer + " TLS handshake failed: " + reasons(e));
+                    warn(scheme + " " + peer + " TLS handshake failed: " + reasons(e));
                     return;
                 }
                 SSLSession session = s.getSession();
@@ -1002,9 +1148,10 @@ public final class SmStandIn {
                 respond(out, 405, "Method Not Allowed", "sm-standin: only GET\n", false);
             } else if (tls) {
                 respond(out, 200, "OK", "server=sm-standin\nclient=" + client + "\ntrustedsignon="
-                        + trustedSignOn + "\nprotocol=" + protocol + "\n", method.equals("HEAD"));
+                        + trustedSignOn + "\nprotocol=" + protocol + "\nservlet=" + servlet.number + "\n",
+                        method.equals("HEAD"));
             } else {
-                respond(out, 200, "OK", "sm-standin http\n", method.equals("HEAD"));
+                respond(out, 200, "OK", "sm-standin http\nservlet=" + servlet.number + "\n", method.equals("HEAD"));
             }
             info(scheme + " " + peer + " \"" + requestLine + "\""
                     + (tls ? " " + protocol + " client=" + client : ""));

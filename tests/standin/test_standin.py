@@ -185,12 +185,13 @@ class StandIn:
         self.run = run
         self.http_port = free_port()
         self.https_port = free_port()
+        self.ports = True   # False: no ports on the command line (sm.cfg's servlets, if any)
         self.proc = None
         self.listening = None
 
     def argv(self, *extra):
-        return [*self.command, str(self.run), "-bind:127.0.0.1",
-                f"-httpPort:{self.http_port}", f"-httpsPort:{self.https_port}", *extra]
+        ports = [f"-httpPort:{self.http_port}", f"-httpsPort:{self.https_port}"] if self.ports else []
+        return [*self.command, str(self.run), "-bind:127.0.0.1", *ports, *extra]
 
     def start(self, *extra):
         self.out = self.run.parent / f"{self.run.name}.stdout"
@@ -341,11 +342,11 @@ def _parse(reply, data):
     reply.body = dict(line.split("=", 1) for line in body.decode().splitlines() if "=" in line)
 
 
-def wait_for_log(standin, text, timeout=5):
+def wait_for_log(standin, text, timeout=5, stream="stderr"):
     """The server logs refused handshakes on stderr; the log may trail the client's error."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if text in standin.stderr:
+        if text in getattr(standin, stream):
             return True
         time.sleep(0.05)
     return False
@@ -368,10 +369,10 @@ def test_level0_anonymous_clients(material, launch, keystore, store_type):
     assert reply.ok, reply.error
     assert reply.peer_sha256 == material.server_sha256
     assert reply.body == {"server": "sm-standin", "client": "none", "trustedsignon": "0",
-                          "protocol": "TLSv1.3"}
+                          "protocol": "TLSv1.3", "servlet": "1"}
     # A client certificate is not requested at level 0, so none is reported.
     assert https_get(material, standin.https_port, client="allowed").body["client"] == "none"
-    assert http_get(standin.http_port).body == "sm-standin http\n"
+    assert http_get(standin.http_port).body == "sm-standin http\nservlet=1\n"
 
 
 def test_level1_requires_a_ca_signed_client_certificate(material, launch):
@@ -468,7 +469,7 @@ def test_ssl_off_means_http_only(material, launch):
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", standin.https_port), timeout=5).close()
     reply = http_get(standin.http_port)
-    assert reply.status == 200 and reply.body == "sm-standin http\n"
+    assert reply.status == 200 and reply.body == "sm-standin http\nservlet=1\n"
     assert standin.stop() == 0   # SIGTERM -> clean exit
     assert "sm-standin: stopping" in standin.stdout
 
@@ -484,6 +485,194 @@ def test_command_line_wins_over_sm_ini(material, launch):
     expected = f"http={standin.http_port} https={standin.https_port} clientAuth=0 "
     assert expected in standin.listening
     assert https_get(material, standin.https_port).ok
+
+
+# --------------------------------------------------------------------------- servlets (sm.cfg)
+
+LISTENING = re.compile(r"sm-standin: listening servlet=(\d+) http=(\d+|off) https=(\d+|off) "
+                       r"clientAuth=([012]) protocols=(\S+)")
+
+
+def write_cfg(run, lines):
+    (run / "sm.cfg").write_text("".join(line + "\n" for line in lines))
+
+
+def listening(standin, count, timeout=5):
+    """The listening lines once count of them are out: start() returns after the first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [line for line in standin.stdout.splitlines()
+                 if line.startswith("sm-standin: listening ")]
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def http_servlet(port):
+    reply = http_get(port)
+    assert reply.status == 200, reply.error
+    first, _, rest = reply.body.partition("\n")
+    assert first == "sm-standin http"
+    return dict(line.split("=", 1) for line in rest.splitlines())["servlet"]
+
+
+def test_servlets_from_sm_cfg(material, launch):
+    """Every sm line with a port is a servlet with its own listeners, all in one JVM with the
+    same TLS set-up; background lines and sm.ini's ports are not servlets."""
+    standin = launch()
+    standin.ports = False
+    # sm.ini's own ports are not used when sm.cfg names the servlets
+    write_ini(standin.run, ssl_ini(material, standin.run, 1, "sslEnabledProtocols:TLSv1.2,TLSv1.3",
+                                   "httpPort:1", "httpsPort:2"))
+    ports = [(free_port(), free_port()) for _ in range(3)]
+    write_cfg(standin.run, [
+        "# sm.cfg of the stand-in tests",
+        f"sm -httpPort:{ports[0][0]} -httpsPort:{ports[0][1]} -loadBalancer",
+        "",
+        f"sm -httpPort:{ports[1][0]} -httpsPort:{ports[1][1]}",
+        "sm -que:ir",
+        f"  sm   -httpsPort:{ports[2][1]}\t-httpPort:{ports[2][0]} -debugnode  # the last servlet",
+        "sm -sync",
+        f"# sm -httpPort:{free_port()} -httpsPort:{free_port()}",
+    ])
+    standin.start()
+    lines = listening(standin, 3)
+    assert len(lines) == 3, standin.stdout
+    for number, (line, (http, https)) in enumerate(zip(lines, ports), 1):
+        assert LISTENING.fullmatch(line).groups() == (
+            str(number), str(http), str(https), "1", "TLSv1.2,TLSv1.3"), line
+        # what the playbook tests and standin-ctl read from a listening line still holds
+        assert re.findall(r"clientAuth=(\d)", line) == ["1"]
+        assert line.endswith(" protocols=TLSv1.2,TLSv1.3")
+    time.sleep(0.3)
+    assert len(listening(standin, 4, timeout=0)) == 3, "a background line became a servlet"
+
+    for number, (http, https) in enumerate(ports, 1):
+        allowed = https_get(material, https, client="allowed")
+        assert allowed.ok, (number, allowed.error)
+        assert allowed.peer_sha256 == material.server_sha256
+        assert allowed.body["servlet"] == str(number)
+        assert allowed.body["client"] == material.clients["allowed"].subject
+        assert not https_get(material, https).ok   # level 1 on every servlet
+        assert http_servlet(http) == str(number)
+    assert wait_for_log(standin, "sm-standin: http servlet=3 ", stream="stdout")   # logged per servlet
+    assert "httpsPort is not given" not in standin.stderr
+    for port in (1, 2):
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    assert standin.stop() == 0
+
+
+def test_servlet_without_https_port(material, launch):
+    """The load balancer line often has no httpsPort: with SSL on it gets HTTP only."""
+    standin = launch()
+    standin.ports = False
+    write_ini(standin.run, ssl_ini(material, standin.run, 0))
+    balancer, (http, https) = free_port(), (free_port(), free_port())
+    write_cfg(standin.run, [f"sm -httpPort:{balancer} -loadBalancer",
+                            f"sm -httpPort:{http} -httpsPort:{https}"])
+    standin.start()
+    lines = listening(standin, 2)
+    assert [LISTENING.fullmatch(line).groups()[:3] for line in lines] == [
+        ("1", str(balancer), "off"), ("2", str(http), str(https))], lines
+    assert lines[0].endswith(" protocols=off")
+    assert wait_for_log(standin, "sm-standin: WARNING servlet 1: SSL is on but httpsPort is not given"
+                                 " - no HTTPS listener")
+    assert "servlet 2:" not in standin.stderr
+    assert http_servlet(balancer) == "1"
+    assert http_servlet(http) == "2"
+    reply = https_get(material, https)
+    assert reply.ok, reply.error
+    assert reply.body["servlet"] == "2"
+
+
+@pytest.mark.parametrize("cfg, expected", [
+    (["sm -httpPort:{a} -loadBalancer", "sm -httpPort:{b} -httpsPort:{c}", "sm -que:ir",
+      "sm -httpPort:{d} -httpsPort:{b}"],
+     r"FATAL sm\.cfg \S*/RUN/sm\.cfg: port {b} is used twice \(line 2 httpPort, line 4 httpsPort\)"),
+    (["sm -httpPort:{a} -httpsPort:{a}"],
+     r"FATAL sm\.cfg \S*/RUN/sm\.cfg: port {a} is used twice \(line 1 httpPort, line 1 httpsPort\)"),
+    (["# servlets", "sm -httpPort:{a}", "sm -httpPort:{b} -httpsPort:abc"],
+     r"FATAL sm\.cfg \S*/RUN/sm\.cfg line 3: -httpsPort:abc is not a port"),
+    (["sm -httpPort:70000"], r"FATAL sm\.cfg \S*/RUN/sm\.cfg line 1: -httpPort:70000 is not a port"),
+], ids=["duplicate", "duplicate-in-one-line", "malformed", "out-of-range"])
+def test_bad_sm_cfg_is_fatal(material, launch, cfg, expected):
+    standin = launch()
+    standin.ports = False
+    write_ini(standin.run, ssl_ini(material, standin.run, 0))
+    ports = {name: free_port() for name in "abcd"}
+    write_cfg(standin.run, [line.format(**ports) for line in cfg])
+    status, out, err = standin.run_to_exit()
+    assert status == 2, err
+    assert re.search(r"^sm-standin: " + expected.format(**ports), err, re.MULTILINE), err
+    assert "listening" not in out
+
+
+def test_unreadable_sm_cfg_is_fatal(material, launch):
+    standin = launch()
+    standin.ports = False
+    write_ini(standin.run, ["ssl:0"])
+    (standin.run / "sm.cfg").mkdir()   # unreadable whoever runs the test (root reads a 0000 file)
+    status, out, err = standin.run_to_exit()
+    assert status == 2, err
+    assert re.search(r"^sm-standin: FATAL cannot read sm\.cfg \S*/RUN/sm\.cfg", err, re.MULTILINE), err
+    assert "listening" not in out
+
+
+def test_port_in_use_names_the_servlet(material, launch):
+    standin = launch()
+    standin.ports = False
+    write_ini(standin.run, ssl_ini(material, standin.run, 0))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        write_cfg(standin.run, [f"sm -httpPort:{free_port()} -httpsPort:{free_port()}",
+                                "sm -sync", f"sm -httpPort:{free_port()} -httpsPort:{port}"])
+        status, out, err = standin.run_to_exit()
+    assert status == 2, err
+    assert re.search(rf"^sm-standin: FATAL cannot listen on httpsPort {port} \(127\.0\.0\.1\) "
+                     rf"for servlet 2 \(sm\.cfg line 3\): ", err, re.MULTILINE), err
+    assert "listening" not in out
+
+
+def test_command_line_ports_win_over_sm_cfg(material, launch):
+    """Ports on the command line make one servlet, today's listening line, whatever sm.cfg says."""
+    standin = launch()
+    write_ini(standin.run, ssl_ini(material, standin.run, 0))
+    cfg_http, cfg_https = free_port(), free_port()
+    write_cfg(standin.run, [f"sm -httpPort:{cfg_http} -httpsPort:{cfg_https}",
+                            f"sm -httpPort:{free_port()} -httpsPort:{free_port()}"])
+    standin.start()
+    time.sleep(0.3)
+    [line] = listening(standin, 2, timeout=0)
+    assert re.fullmatch(rf"sm-standin: listening http={standin.http_port} https={standin.https_port} "
+                        r"clientAuth=0 protocols=\S+", line), line
+    reply = https_get(material, standin.https_port)
+    assert reply.ok and reply.body["servlet"] == "1", reply.error
+    for port in (cfg_http, cfg_https):
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    standin.stop()
+
+    # one port on the command line is enough; the other comes from sm.ini as before
+    write_ini(standin.run, ssl_ini(material, standin.run, 0, f"httpPort:{standin.http_port}"))
+    standin.ports = False
+    standin.start(f"-httpsPort:{standin.https_port}")
+    assert standin.listening.startswith(
+        f"sm-standin: listening http={standin.http_port} https={standin.https_port} ")
+
+
+def test_sm_cfg_without_servlets_falls_back_to_sm_ini(material, launch):
+    standin = launch()
+    standin.ports = False
+    write_ini(standin.run, ["ssl:0", f"httpPort:{standin.http_port}"])
+    write_cfg(standin.run, ["sm -que:ir", "sm -sync", "# sm -httpPort:13080"])
+    standin.start()
+    assert standin.listening == (f"sm-standin: listening http={standin.http_port} https=off "
+                                 "clientAuth=0 protocols=off")
+    assert wait_for_log(standin, "starts no servlet")
+    assert http_servlet(standin.http_port) == "1"
 
 
 # --------------------------------------------------------------------------- sm.ini encryption
