@@ -174,6 +174,24 @@ def smtls_leftover_notes(parameters, mode):
     return notes
 
 
+def smtls_servlet_probes(probe, servlets, ssl, http_port, https_port):
+    """One probe per servlet the server runs (sm_server_info's servlets of sm.cfg): on its
+    httpsPort, or its httpPort with SSL off; on the inventory's port when sm.cfg names none."""
+    key = "https_port" if ssl else "http_port"
+    ports = [servlet[key] for servlet in servlets or [] if servlet.get(key)]
+    return [dict(probe, port=int(port)) for port in ports or [https_port if ssl else http_port]]
+
+
+def smtls_servlet_problem(servlets, ssl):
+    """Why SSL cannot be served by every servlet sm.cfg starts (one without httpsPort), or ''."""
+    missing = [str(servlet["line"]) for servlet in servlets or [] if not servlet.get("https_port")]
+    if not ssl or not missing:
+        return ""
+    return ("sm.cfg line %s starts a servlet without -httpsPort, so it would serve no HTTPS with "
+            "ssl:1. Fix: give every servlet line of sm.cfg an -httpsPort of its own (the vendor "
+            "asks for one per servlet), then run again" % ", ".join(missing))
+
+
 def smtls_module_available(name):
     """Whether the controller can resolve the module (a collection's, by its full name): the
     tasks that need a collection ansible-core lacks are loaded only when asked for, and the
@@ -319,4 +337,5 @@ class FilterModule(object):
                 "smtls_clients_without_ca_problem": smtls_clients_without_ca_problem,
                 "smtls_leftover_problems": smtls_leftover_problems,
                 "smtls_leftover_notes": smtls_leftover_notes,
+                "smtls_servlet_probes": smtls_servlet_probes, "smtls_servlet_problem": smtls_servlet_problem,
                 "smtls_batch_problem": smtls_batch_problem, "smtls_key_problem": smtls_key_problem}

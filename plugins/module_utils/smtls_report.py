@@ -298,6 +298,11 @@ def _host_from_record(record, clients, at):
                 findings.append(_finding("plain_password", "sm.ini holds %s in plain text; SM "
                                          "9.50+ encrypts it at its next start" % ", ".join(
                                              ini["plain_passwords"])))
+    cfg = record.get("sm_cfg")
+    if cfg is not None:
+        host["servlets"] = cfg.get("servlets") or []
+        if cfg.get("error"):
+            findings.append(_finding("store_unreadable", "sm.cfg: %s" % cfg["error"]))
     tier = record.get("webtier")
     if tier is not None:
         host["webtier"] = tier
@@ -769,6 +774,13 @@ def _settings_table(host):
                       '<th>Note</th></tr></thead><tbody>%s</tbody></table>' % (
                           e(ini.get("path")), "".join(rows) or
                           '<tr><td colspan="3" class="muted">no SSL parameter</td></tr>'))
+    if host.get("servlets"):
+        rows = ['<tr><td>%s</td><td class="mono">%s</td><td class="mono">%s</td><td>%s</td></tr>' % (
+            e(servlet.get("line")), e(servlet.get("http_port") or "-"), e(servlet.get("https_port") or "-"),
+            e("load balancer" if servlet.get("load_balancer") else "")) for servlet in host["servlets"]]
+        blocks.append('<h3>Servlets (sm.cfg)</h3><table class="settings"><thead><tr><th>Line</th>'
+                      '<th>httpPort</th><th>httpsPort</th><th>Role</th></tr></thead><tbody>%s'
+                      '</tbody></table>' % "".join(rows))
     tier = host.get("webtier")
     if tier and tier.get("exists") and not tier.get("error"):
         source = tier.get("source") or {}

@@ -17,6 +17,8 @@ description:
     C(sslEnabledProtocols) only names protocols that JRE can enable.
   - The JRE's version comes from its C(release) file (C(JAVA_VERSION)), else from
     C(bin/java -version) of that JRE (one JVM start, only when the file does not tell).
+  - The servlets the server runs, from C(RUN/sm.cfg) (I(sm_cfg)) - each C(sm) line with
+    C(-httpPort) or C(-httpsPort) - so that every servlet port is proven after a restart.
   - Also proves the host answers, so the preflight needs no separate ping for a server.
 version_added: "1.1.0"
 author: smtls contributors
@@ -28,6 +30,11 @@ options:
         roles then write C(TLSv1.2) only, the one protocol the vendor documents.
     type: path
     required: true
+  sm_cfg:
+    description:
+      - The server's C(sm.cfg). Absent - C(servlets) is empty and the roles use the ports of
+        the inventory. A malformed port on a servlet line is an error naming the line.
+    type: path
 notes:
   - Supports check mode (it never changes anything).
 seealso:
@@ -67,12 +74,34 @@ jre:
     tls13:
       description: Whether this JRE can enable TLSv1.3 (Java 11+, 8u261+); null when unknown.
       type: bool
+servlets:
+  description: The servlets of I(sm_cfg), in file order; empty without the file.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    line:
+      description: Line number in sm.cfg.
+      type: int
+    http_port:
+      description: Its C(-httpPort), or null.
+      type: int
+    https_port:
+      description: Its C(-httpsPort), or null.
+      type: int
+    load_balancer:
+      description: Whether the line starts the load balancer (C(-loadBalancer)).
+      type: bool
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_jre as jre
+from ansible.module_utils import smtls_smcfg as smcfg
+from ansible.module_utils.smtls_files import FileProblem, read_optional
 
-ARGUMENT_SPEC = dict(jre_dir=dict(type="path", required=True))
+ARGUMENT_SPEC = dict(jre_dir=dict(type="path", required=True), sm_cfg=dict(type="path"))
 
 
 def main():
@@ -82,7 +111,17 @@ def main():
         rc, out, err = module.run_command(argv)
         return rc, (err or "") + (out or "")
 
-    module.exit_json(changed=False, jre=jre.detect(module.params["jre_dir"], run_java))
+    servlets = []
+    path = module.params["sm_cfg"]
+    try:
+        # a missing RUN directory is sm_ini's to name, with its fix
+        data = read_optional(path, "sm.cfg") if path and os.path.isdir(os.path.dirname(path)) else None
+        if data is not None:
+            servlets = smcfg.parse(data.decode("utf-8", "replace"), path)
+    except (smcfg.SmCfgError, FileProblem) as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, jre=jre.detect(module.params["jre_dir"], run_java),
+                     servlets=servlets)
 
 
 if __name__ == "__main__":

@@ -123,6 +123,9 @@ options:
   sm_ini:
     description: The server's C(sm.ini), whose SSL settings are read (credentials masked).
     type: path
+  sm_cfg:
+    description: The server's C(sm.cfg), whose servlets (and their ports) are listed.
+    type: path
   webtier_properties:
     description: The web tier's custom C(webtier.properties) (it wins over C(web.xml)).
     type: path
@@ -235,6 +238,12 @@ sm_ini:
     encrypted: [keystorePass]
     plain_passwords: []
     mode: trusted_clients
+sm_cfg:
+  description:
+    - The servlets of C(sm.cfg) - C(path), C(exists), C(servlets) (each C(line), C(http_port),
+      C(https_port), C(load_balancer)) and C(error) when it cannot be read.
+  returned: when I(sm_cfg) is given
+  type: dict
 webtier:
   description: The web tier's connection settings in effect (credentials masked), where
     each came from, and what they put in effect (C(none), C(encryption),
@@ -267,6 +276,7 @@ from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_webtier as webtier
 from ansible.module_utils import smtls_x509 as pki
+from ansible.module_utils import smtls_smcfg as smcfg
 from ansible.module_utils.smtls_files import FileProblem, read_optional
 
 
@@ -292,6 +302,7 @@ ARGUMENT_SPEC = dict(
     detect_foreign_issuers=dict(type="bool", default=False),
     well_known_passwords=dict(type="list", elements="str", no_log=True),
     sm_ini=dict(type="path"),
+    sm_cfg=dict(type="path"),
     webtier_properties=dict(type="path"),
     webtier_web_xml=dict(type="path"),
     probe_record=dict(type="path"),
@@ -339,6 +350,15 @@ def main():
         if data is not None:
             ini.update(inv.read_sm_ini(data))
         result["sm_ini"] = ini
+    if p["sm_cfg"]:
+        cfg = {"path": p["sm_cfg"], "exists": False, "servlets": []}
+        data = read_file(p["sm_cfg"], "sm.cfg", cfg)
+        if data is not None:
+            try:
+                cfg["servlets"] = smcfg.parse(data.decode("utf-8", "replace"), p["sm_cfg"])
+            except smcfg.SmCfgError as exc:
+                cfg["error"] = str(exc)
+        result["sm_cfg"] = cfg
     if p["webtier_properties"] or p["webtier_web_xml"]:
         tier = {"properties_file": p["webtier_properties"], "web_xml": p["webtier_web_xml"]}
         files = {}
