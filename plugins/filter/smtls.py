@@ -192,6 +192,15 @@ def smtls_servlet_problem(servlets, ssl):
             "asks for one per servlet), then run again" % ", ".join(missing))
 
 
+def smtls_derived_secret(secret, purpose):
+    """A secret for one purpose derived from another (HMAC-SHA256, hex): what a managed host
+    needs - the passphrase of the web tiers' shared key - without the CA passphrase it comes
+    from, which cannot be recovered from it. Deterministic, so reruns change nothing."""
+    import hmac
+
+    return hmac.new(str(secret).encode("utf-8"), str(purpose).encode("utf-8"), "sha256").hexdigest()
+
+
 def smtls_module_available(name):
     """Whether the controller can resolve the module (a collection's, by its full name): the
     tasks that need a collection ansible-core lacks are loaded only when asked for, and the
@@ -337,5 +346,6 @@ class FilterModule(object):
                 "smtls_clients_without_ca_problem": smtls_clients_without_ca_problem,
                 "smtls_leftover_problems": smtls_leftover_problems,
                 "smtls_leftover_notes": smtls_leftover_notes,
+                "smtls_derived_secret": smtls_derived_secret,
                 "smtls_servlet_probes": smtls_servlet_probes, "smtls_servlet_problem": smtls_servlet_problem,
                 "smtls_batch_problem": smtls_batch_problem, "smtls_key_problem": smtls_key_problem}

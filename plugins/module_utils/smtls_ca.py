@@ -70,20 +70,32 @@ def load_or_create(directory, passphrase, create=True, common_name="smtls intern
 
 
 class HeldKey:
-    """A key kept on the controller (encrypted with the CA passphrase) and its chain file."""
+    """A key kept on the controller, encrypted with its own passphrase, and its chain file.
 
-    def __init__(self, key_path, cert_path, passphrase):
+    A key that goes to hosts (the web tiers' shared one) has a passphrase of its own, so no
+    host needs the CA's. One an earlier version encrypted with the CA passphrase (legacy) is
+    opened with it and re-encrypted with its own (rekeyed; key_pem is then what to write)."""
+
+    def __init__(self, key_path, cert_path, passphrase, legacy_passphrase=None):
         self.key_path = key_path
         self.cert_path = cert_path or os.path.splitext(key_path)[0] + ".crt"
-        self.created = False
+        self.created = self.rekeyed = False
         self.key_pem = None
         if os.path.exists(key_path):
             if not passphrase:
-                raise pki.PkiError("%s is encrypted with the CA passphrase: set it" % key_path)
-            self.key = pki.parse_pem_key(pki.read_file(key_path, "held key"), passphrase, key_path)
+                raise pki.PkiError("%s is encrypted: set its passphrase" % key_path)
+            text = pki.read_file(key_path, "held key")
+            try:
+                self.key = pki.parse_pem_key(text, passphrase, key_path)
+            except pki.PkiError:
+                if not legacy_passphrase or legacy_passphrase == passphrase:
+                    raise
+                self.key = pki.parse_pem_key(text, legacy_passphrase, key_path)
+                self.key_pem = pki.key_pem(self.key, passphrase)
+                self.rekeyed = True
         else:
             if not passphrase or len(passphrase) < 8:
-                raise pki.PkiError("a new controller-held key needs the CA passphrase (8+ chars)")
+                raise pki.PkiError("a new controller-held key needs a passphrase (8+ chars)")
             self.key = pki.generate_key("rsa", 2048)
             self.key_pem = pki.key_pem(self.key, passphrase)
             self.created = True

@@ -232,13 +232,15 @@ def ini_mode(settings):
 
 
 def _context_params(data):
+    """web.xml's parameters as the web tier reads them: <context-param>s, and servlets'
+    <init-param>s (the first of a name wins)."""
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
         raise webtier.WebTierError("web.xml does not parse: %s" % exc)
     params = {}
     for element in root.iter():
-        if not element.tag.endswith("context-param"):
+        if not element.tag.endswith(("context-param", "init-param")):
             continue
         name = value = None
         for child in element:

@@ -198,33 +198,60 @@ def _xml_unescape(value):
             .replace("&apos;", "'").replace("&amp;", "&"))
 
 
+_INIT_PARAM = re.compile(r"([ \t]*)<init-param>.*?</init-param>[ \t]*(\r?\n)?", re.S)
+
+
+def _param_blocks(text, name):
+    """[(kind, match)] of the <context-param> and <init-param> blocks named name, in order."""
+    found = []
+    for kind, pattern in (("context-param", _CONTEXT_PARAM), ("init-param", _INIT_PARAM)):
+        for match in pattern.finditer(text):
+            named = _PARAM_NAME.search(match.group(0))
+            if named and named.group(1) == name:
+                found.append((kind, match))
+    return sorted(found, key=lambda item: item[1].start())
+
+
+def _shown(name, value):
+    return MASK if is_secret_name(name) else value
+
+
 def plan_context_params(text, wanted):
-    """wanted: {param-name: value or None} in <context-param> blocks of web.xml."""
+    """wanted: {param-name: value or None} in web.xml, where the web tier reads a parameter
+    as a <context-param> or as a servlet's <init-param>: every block of that name is set (a
+    second <context-param> of one name is removed, so no name is left with two values), or
+    removed with None; a name in neither form is added as a <context-param>."""
     actions = []
     for name, value in wanted.items():
-        blocks = [m for m in _CONTEXT_PARAM.finditer(text)
-                  if (_PARAM_NAME.search(m.group(0)) or [None, None])[1] == name]
+        blocks = _param_blocks(text, name)
         if value is None:
-            for block in reversed(blocks):
+            for kind, block in reversed(blocks):
                 text = text[:block.start()] + text[block.end():]
-                actions.append("remove context-param %s" % name)
+                actions.append("remove %s %s" % (kind, name))
             continue
         value = str(value)
         if blocks:
-            block = blocks[0]
-            current = _PARAM_VALUE.search(block.group(0))
-            if current and _xml_unescape(current.group(2).strip()) == value:
-                continue
-            if current:
+            first_context, edits = next((b for k, b in blocks if k == "context-param"), None), []
+            # from the end, so the offsets of the blocks before stay valid
+            for kind, block in reversed(blocks):
+                if kind == "context-param" and block is not first_context:
+                    text = text[:block.start()] + text[block.end():]
+                    edits.append("remove duplicate context-param %s" % name)
+                    continue
+                current = _PARAM_VALUE.search(block.group(0))
+                if current and _xml_unescape(current.group(2).strip()) == value:
+                    continue
                 inner = block.group(0)
-                new_block = (inner[:current.start(2)] + _xml_text(value) + inner[current.end(2):])
-            else:
-                new_block = block.group(0).replace(
-                    "</param-name>", "</param-name><param-value>%s</param-value>" % _xml_text(value), 1)
-            text = text[:block.start()] + new_block + text[block.end():]
-            was = _xml_unescape(current.group(2).strip()) if current else ""
-            actions.append("set context-param %s=%s (was %s)" % (
-                name, MASK if is_secret_name(name) else value, MASK if is_secret_name(name) else was))
+                if current:
+                    new_block = inner[:current.start(2)] + _xml_text(value) + inner[current.end(2):]
+                else:
+                    new_block = inner.replace("</param-name>", "</param-name><param-value>%s"
+                                              "</param-value>" % _xml_text(value), 1)
+                text = text[:block.start()] + new_block + text[block.end():]
+                was = _xml_unescape(current.group(2).strip()) if current else ""
+                edits.append("set %s %s=%s (was %s)" % (kind, name, _shown(name, value),
+                                                         _shown(name, was)))
+            actions.extend(reversed(edits))
             continue
         end = text.rfind("</web-app>")
         if end < 0:
@@ -238,7 +265,7 @@ def plan_context_params(text, wanted):
                      newline, indent, newline))
         insert_at = existing[-1].end() if existing else end
         text = text[:insert_at] + block + text[insert_at:]
-        actions.append("add context-param %s=%s" % (name, MASK if is_secret_name(name) else value))
+        actions.append("add context-param %s=%s" % (name, _shown(name, value)))
     return text, actions
 
 

@@ -100,9 +100,15 @@ options:
     description:
       - A key held on the controller instead of a host - for a certificate several hosts
         share (the web tier's) or a host that runs no Python (Windows clients). Generated when
-        absent, encrypted with I(ca_passphrase). The certificate is kept in
+        absent, encrypted with I(key_passphrase). The certificate is kept in
         I(certificate_file) and decided on from there; no CSR is needed.
     type: path
+  key_passphrase:
+    description:
+      - The passphrase of I(key_file) (default I(ca_passphrase)). A key that goes to managed
+        hosts gets one of its own, so that no host ever needs the CA's; a key an earlier run
+        encrypted with I(ca_passphrase) is re-encrypted with this one (C(key_rekeyed)).
+    type: str
   certificate_file:
     description: Where the chain for I(key_file) is kept. Defaults to I(key_file) with C(.crt).
     type: path
@@ -189,6 +195,10 @@ certificate_file:
   description: Where the chain of the controller-held key is kept.
   returned: when key_file is given
   type: str
+key_rekeyed:
+  description: Whether I(key_file) was found under I(ca_passphrase) and re-encrypted with I(key_passphrase).
+  returned: when key_file is given
+  type: bool
 """
 
 import os
@@ -219,6 +229,7 @@ ARGUMENT_SPEC = dict(
     csr_export_dir=dict(type="path"),
     certificate_import_dir=dict(type="path"),
     key_file=dict(type="path"),
+    key_passphrase=dict(type="str", no_log=True),
     certificate_file=dict(type="path"),
 )
 
@@ -255,8 +266,9 @@ def main():
                 p["current_chain"], "current chain of %s" % p["common_name"]))
         held = None
         if p["key_file"]:
-            held = authority.HeldKey(p["key_file"], p["certificate_file"], p["ca_passphrase"])
-            changed = held.created or changed
+            held = authority.HeldKey(p["key_file"], p["certificate_file"],
+                                     p["key_passphrase"] or p["ca_passphrase"], p["ca_passphrase"])
+            changed = held.created or held.rekeyed or changed
             current = held.chain
         accepted = [pki.parse_pem_certs(pem, "accepted CA")[0] for pem in p["accepted_ca_certs"]]
         imported = None
@@ -293,10 +305,11 @@ def main():
         if held:
             result["key_file"] = held.key_path
             result["certificate_file"] = held.cert_path
+            result["key_rekeyed"] = held.rekeyed
             if not module.check_mode:
                 if not os.path.isdir(os.path.dirname(held.key_path)):
                     os.makedirs(os.path.dirname(held.key_path), 0o700)
-                if held.created:
+                if held.created or held.rekeyed:
                     write_atomic(module, held.key_path, held.key_pem.encode("ascii"))
                 if result["action"] == "issued":
                     write_atomic(module, held.cert_path, pki.chain_pem(chain).encode("ascii"),

@@ -2,6 +2,7 @@
 
 import pytest
 
+from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_webtier as web
 
 PROPS = ("# custom settings\n"
@@ -196,3 +197,50 @@ def test_capping_refuses_only_a_root_root_file_others_read_without_a_group(mode,
                 "make the file readable by its group first (chgrp tomcat /opt/w/web.xml)") in message
     else:
         web.refuse_tomcat_lockout("/opt/w/web.xml", mode, uid, gid, group_given)
+
+
+INIT_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<web-app>
+  <context-param>
+    <param-name>serverHost</param-name>
+    <param-value>localhost</param-value>
+  </context-param>
+  <servlet>
+    <servlet-name>webtier</servlet-name>
+    <init-param>
+      <param-name>ssl</param-name>
+      <param-value>false</param-value>
+    </init-param>
+    <init-param>
+      <param-name>serverHost</param-name>
+      <param-value>old.example.com</param-value>
+    </init-param>
+  </servlet>
+  <context-param>
+    <param-name>serverHost</param-name>
+    <param-value>second.example.com</param-value>
+  </context-param>
+</web-app>
+"""
+
+
+def test_init_params_are_set_where_they_are_and_no_name_keeps_two_values():
+    new, actions = web.plan_context_params(INIT_XML, {"ssl": "true", "serverHost": "sm.example.com",
+                                                      "serverPort": "13443"})
+    assert actions == ["set init-param ssl=true (was false)",
+                       "set context-param serverHost=sm.example.com (was localhost)",
+                       "set init-param serverHost=sm.example.com (was old.example.com)",
+                       "remove duplicate context-param serverHost",
+                       "add context-param serverPort=13443"]
+    web.check_xml(new, "web.xml")
+    assert new.count("<param-name>serverHost</param-name>") == 2   # one context-param, one init-param
+    assert "old.example.com" not in new and "second.example.com" not in new
+    assert new.count("<param-name>ssl</param-name>") == 1
+    assert "<context-param>\n    <param-name>ssl" not in new
+    assert web.plan_context_params(new, {"ssl": "true", "serverHost": "sm.example.com",
+                                         "serverPort": "13443"}) == (new, [])
+    settings = inv.read_webtier(None, new.encode())["settings"]
+    assert settings["ssl"] == "true" and settings["serverHost"] == "sm.example.com"
+    gone, actions = web.plan_context_params(new, {"serverHost": None})
+    assert "serverHost" not in gone and actions == ["remove init-param serverHost",
+                                                    "remove context-param serverHost"]
