@@ -20,7 +20,7 @@ from ansible.module_utils import smtls_x509 as pki
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = ["demo-ca-passphrase", "demo-Server-ks1", "demo-Trust-ks1", "demo-Web-ks1",
-           "demo-WebTrust-1", "demo-Clients-1", "demo-Win-ks1"]
+           "demo-Clients-1", "demo-Win-ks1"]
 
 
 def test_check_mode_predicts_changes_on_every_host(rollout):
@@ -73,7 +73,7 @@ def test_server_presents_the_new_certificate_to_the_web_tier_truststore(rollout,
     leaf = store.entries[0].leaf
     assert "DNS:sm1.demo.invalid" in pki.sans_list(leaf)
     out = java_tools.jsse("handshake", str(server), "jks", str(trust), "jks",
-                          password="demo-Server-ks1", trust_password="demo-WebTrust-1")
+                          password="demo-Server-ks1", trust_password="changeit")
     assert out.stdout.strip().split("|")[1] == pki.sha256_hex(leaf)
 
 

@@ -36,7 +36,8 @@ HTTP_BASE, HTTPS_BASE = 25080, 25443
 SERVERS = ["sm1.demo.invalid", "sm2.demo.invalid"]
 WEBTIERS = ["web1.demo.invalid", "web2.demo.invalid"]
 CLIENT_AUTH = {"encryption": 0, "client_auth": 1, "trusted_clients": 2}  # ssl_reqClientAuth
-WEB_KS_PW, WEB_TRUST_PW, SERVER_KS_PW = "demo-Web-ks1", "demo-WebTrust-1", "demo-Server-ks1"
+# the web tier's cacerts keeps the password it came with (no web tier parameter carries one)
+WEB_KS_PW, WEB_TRUST_PW, SERVER_KS_PW = "demo-Web-ks1", "changeit", "demo-Server-ks1"
 
 
 def inventory(fleet):
@@ -461,8 +462,7 @@ def assert_no_failure_outside_restarts(fleet, loop):
 
 
 # Every secret the demo inventory configures (the sample's well-known initial passwords aside).
-SECRETS = ["demo-ca-passphrase", SERVER_KS_PW, "demo-Trust-ks1", WEB_KS_PW, WEB_TRUST_PW,
-           "demo-Clients-1"]
+SECRETS = ["demo-ca-passphrase", SERVER_KS_PW, "demo-Trust-ks1", WEB_KS_PW, "demo-Clients-1"]
 
 
 def test_probe_loop_through_a_mode_change_and_a_ca_rotation(fleet):
