@@ -36,6 +36,8 @@ REASONS = {
     "certificate_refused": "the server refused the client certificate (or its absence)",
     "protocol_mismatch": "no TLS protocol version or cipher in common",
     "not_tls": "the port answers, but not with TLS",
+    "connection_closed": "the server closed the connection without an answer or an alert (stopping or "
+                         "starting)",
     "error": "other TLS failure",
 }
 
@@ -68,6 +70,8 @@ def _classify(exc):
         return "unknown_host"
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return "timeout"
+    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionAbortedError)):
+        return "connection_closed"
     if isinstance(exc, ssl.SSLError):
         if any(m in text for m in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE",
                                    "PACKET_LENGTH_TOO_LONG")):
@@ -126,7 +130,9 @@ def probe(host, port, material, server_name=None, verify_hostname=True, timeout=
             except Exception as exc:  # every failure is classified and reported
                 reason = _classify(exc)
                 result.update(reason=reason, message="%s: %s" % (type(exc).__name__, exc))
-                if reason not in ("nothing_listening", "timeout") or time.time() >= deadline:
+                # a service still stopping or starting: try again until the wait is over
+                if (reason not in ("nothing_listening", "timeout", "connection_closed")
+                        or time.time() >= deadline):
                     break
                 time.sleep(1)
     finally:
@@ -158,6 +164,8 @@ def _request(channel, path, server_name, result):
         if not chunk:
             break
         response += chunk
+    if not response:  # closed after the handshake, before any answer (and with no alert)
+        raise ConnectionAbortedError("the server closed the connection without an answer")
     status_line = response.split(b"\r\n", 1)[0].decode("latin-1")
     parts = status_line.split()
     if len(parts) < 2 or not parts[1].isdigit():

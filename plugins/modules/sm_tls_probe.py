@@ -18,7 +18,7 @@ description:
   - Returns the certificate the server presented, the negotiated protocol, whether the client
     certificate was accepted, and on failure a reason - C(nothing_listening), C(unknown_host), C(timeout),
     C(untrusted_ca), C(name_mismatch), C(certificate_expired), C(certificate_refused),
-    C(protocol_mismatch), C(not_tls) or C(error).
+    C(protocol_mismatch), C(not_tls), C(connection_closed) or C(error).
   - With I(expect=failure) the task succeeds only when the handshake fails (for a reason in
     I(expect_reasons) when given) - to prove that an unlisted client is refused.
 version_added: "1.0.0"

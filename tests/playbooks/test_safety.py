@@ -456,7 +456,8 @@ def assert_no_failure_outside_restarts(fleet, loop):
     windows = {h: restart_windows(fleet, h) for h in SERVERS}
     failures = [r for r in loop.records if not r[2]]
     outside = [r for r in failures if not any(a <= r[0] <= b for a, b in windows[r[1]])]
-    wrong = [r for r in failures if r[3] not in ("nothing_listening", "timeout")]
+    # a server stopping mid-handshake closes the connection: also a restart, not a TLS failure
+    wrong = [r for r in failures if r[3] not in ("nothing_listening", "timeout", "connection_closed")]
     assert len(loop.records) > 50
     assert outside == [] and wrong == [], (outside[:5], wrong[:5])
 
