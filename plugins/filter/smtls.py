@@ -121,6 +121,7 @@ def smtls_clients_without_ca_problem(clients, cas, variable):
                 try:
                     leaf.verify_directly_issued_by(ca)
                     signed = True
+                    break
                 except (ValueError, TypeError, InvalidSignature):  # another key of that name
                     continue
         if not signed:

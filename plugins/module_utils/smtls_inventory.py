@@ -87,6 +87,12 @@ class Selectors:
         return False
 
 
+def parse_known_cas(pems):
+    """Our CA certificates (current and accepted), from their PEM texts; empty ones skipped."""
+    return [cert for pem in pems or [] if pem and pem.strip()
+            for cert in pki.parse_pem_certs(pem, "known CA certificate")]
+
+
 def foreign_issuer(entry, known_cas):
     """The issuer of a key entry's certificate when no known CA (ours, or one accepted during
     a rotation) signed it - on a server smtls never managed, the vendor's sample CA: {sha256,

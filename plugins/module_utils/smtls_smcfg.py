@@ -21,9 +21,11 @@ class SmCfgError(Exception):
     pass
 
 
-def parse(text, path="sm.cfg"):
-    """[{line, http_port, https_port, load_balancer}] of the servlets, in file order; a port
-    is None when the line has none. A malformed port is an error naming file and line."""
+def parse(data, path="sm.cfg"):
+    """[{line, http_port, https_port, load_balancer}] of the servlets of sm.cfg (its bytes, or
+    text), in file order; a port is None when the line has none. A malformed port is an error
+    naming file and line."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     servlets = []
     for number, raw in enumerate(text.splitlines(), 1):
         words = raw.split("#", 1)[0].split()

@@ -184,9 +184,7 @@ def main():
                 "truststoreType) or convert the file" % (path, keystore.store_type,
                                                          module.params["type"]))
         known = module.params["known_cas"]
-        known_cas = None if known is None else [
-            cert for pem in known if pem and pem.strip()
-            for cert in pki.parse_pem_certs(pem, "known CA certificate")]
+        known_cas = None if known is None else inv.parse_known_cas(known)
         entries = []
         for entry in keystore.entries:
             summary = state.entry_summary(entry)

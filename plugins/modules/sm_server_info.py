@@ -117,7 +117,7 @@ def main():
         # a missing RUN directory is sm_ini's to name, with its fix
         data = read_optional(path, "sm.cfg") if path and os.path.isdir(os.path.dirname(path)) else None
         if data is not None:
-            servlets = smcfg.parse(data.decode("utf-8", "replace"), path)
+            servlets = smcfg.parse(data, path)
     except (smcfg.SmCfgError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, jre=jre.detect(module.params["jre_dir"], run_java),

@@ -326,8 +326,7 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     try:
-        known_cas = [cert for pem in p["known_cas"] if pem and pem.strip()
-                     for cert in pki.parse_pem_certs(pem, "known CA certificate")]
+        known_cas = inv.parse_known_cas(p["known_cas"])
     except pki.PkiError as exc:
         module.fail_json(msg=str(exc))
     selectors = inv.Selectors(p["untrusted_cas"])
@@ -355,7 +354,7 @@ def main():
         data = read_file(p["sm_cfg"], "sm.cfg", cfg)
         if data is not None:
             try:
-                cfg["servlets"] = smcfg.parse(data.decode("utf-8", "replace"), p["sm_cfg"])
+                cfg["servlets"] = smcfg.parse(data, p["sm_cfg"])
             except smcfg.SmCfgError as exc:
                 cfg["error"] = str(exc)
         result["sm_cfg"] = cfg

@@ -1011,20 +1011,33 @@ public final class SmStandIn {
         }
     }
 
+    static final java.util.regex.Pattern JAVA_VERSION = java.util.regex.Pattern
+            .compile("^JAVA_VERSION=\"?(1\\.(\\d+)\\.\\d+(?:_(\\d+))?[^\"]*|(\\d+)[^\"]*)\"?\\s*$");
+
+    /** RUN/jre/release, read once for every servlet's listener (see emulatedJreWithoutTls13). */
+    boolean jreRead;
+    String jreWithoutTls13;
+
+    String emulatedJreWithoutTls13() {
+        if (!jreRead) {
+            jreWithoutTls13 = readJreWithoutTls13();
+            jreRead = true;
+        }
+        return jreWithoutTls13;
+    }
+
     /**
      * The version named by RUN/jre/release when that Java has no TLS 1.3 (8 before 8u261, 9,
      * 10), else null: the JRE a real SM runs, emulated on this machine's Java.
      */
-    String emulatedJreWithoutTls13() {
+    String readJreWithoutTls13() {
         Path release = run.resolve("jre").resolve("release");
         if (!Files.isRegularFile(release)) {
             return null;
         }
         try {
             for (String line : Files.readAllLines(release, StandardCharsets.UTF_8)) {
-                java.util.regex.Matcher m = java.util.regex.Pattern
-                        .compile("^JAVA_VERSION=\"?(1\\.(\\d+)\\.\\d+(?:_(\\d+))?[^\"]*|(\\d+)[^\"]*)\"?\\s*$")
-                        .matcher(line.trim());
+                java.util.regex.Matcher m = JAVA_VERSION.matcher(line.trim());
                 if (!m.matches()) {
                     continue;
                 }
