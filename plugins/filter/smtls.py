@@ -193,6 +193,50 @@ def smtls_servlet_problem(servlets, ssl):
             "asks for one per servlet), then run again" % ", ".join(missing))
 
 
+def smtls_browser_connector_problem(connector, setting, port, server_xml, managed):
+    """Why the browser-side HTTPS connector cannot be given our certificate, or ''.
+
+    connector: the one sm_webtier_info found ({} when none); setting: sm_webtier_browser_https
+    (auto/true/false); port: sm_webtier_browser_https_port (0: the first); managed: whether the
+    mode has SSL and the setting is not false."""
+    if not managed:
+        return ""
+    if not connector:
+        if str(setting).lower() != "true" and not int(port or 0):
+            return ""  # auto: nothing to manage on this web tier
+        return ("%s has no HTTPS connector (SSLEnabled=\"true\") serving a Java keystore%s, but "
+                "sm_webtier_browser_https asks for one. Fix: add the connector (a Certificate with "
+                "certificateKeystoreFile), correct sm_webtier_browser_https_port, or set "
+                "sm_webtier_browser_https: false"
+                % (server_xml, " on port %s" % port if int(port or 0) else ""))
+    if not connector.get("keystore_found"):
+        return ("the HTTPS connector %s of %s serves the keystore %s, which does not exist. Fix "
+                "server.xml or create the keystore, or set sm_webtier_browser_https: false to leave "
+                "the connector alone" % (connector.get("port"), server_xml, connector.get("keystore")))
+    if not connector.get("keystore_opens"):
+        return ("the HTTPS connector %s of %s serves the keystore %s, which does not open with the "
+                "password server.xml gives it (nor with sm_webtier_browser_keystore_password), so "
+                "Tomcat could not serve it either. Fix the password in server.xml, or set "
+                "sm_webtier_browser_https: false to leave the connector alone"
+                % (connector.get("port"), server_xml, connector.get("keystore")))
+    return ""
+
+
+def smtls_browser_https_plan(connector, managed, protocols, jre, names, probed, why_not):
+    """One line of the preflight plan: what the browser-side connector gets, or why it stays."""
+    if not managed:
+        return "left as it is: %s" % (why_not if connector else
+                                      "server.xml has no HTTPS connector serving a Java keystore")
+    jre = jre or {}
+    return ("connector %s (%s): certificate from the fleet CA for %s; protocols %s - Tomcat JRE %s "
+            "(%s); %s" % (connector["port"], connector["keystore"],
+                          ", ".join(sorted(set(names), key=names.index)),
+                          ",".join(protocols) or "left as they are", jre.get("version") or "unknown",
+                          jre.get("source") or "none",
+                          "proven after the restart" if probed
+                          else "not probed (smtls does not restart Tomcat here)"))
+
+
 def smtls_derived_secret(secret, purpose):
     """A secret for one purpose derived from another (HMAC-SHA256, hex): what a managed host
     needs - the passphrase of the web tiers' shared key - without the CA passphrase it comes
@@ -271,9 +315,11 @@ def smtls_ssl_protocols_for(requested, jre=None):
     return list(requested)
 
 
-def smtls_tls_problems(protocols, ciphers, allow_legacy=False, check_ciphers=True, jre=None):
+def smtls_tls_problems(protocols, ciphers, allow_legacy=False, check_ciphers=True, jre=None,
+                       service="SM"):
     """What is wrong with the SSL protocol and cipher lists, one sentence each with its fix
-    ([] when nothing is). protocols is `auto` or a list; jre is what sm_server_info read."""
+    ([] when nothing is). protocols is `auto` or a list; jre is what sm_server_info (or
+    sm_webtier_info, with service Tomcat) read."""
     problems = []
     if isinstance(protocols, str):
         if protocols != "auto":
@@ -282,10 +328,10 @@ def smtls_tls_problems(protocols, ciphers, allow_legacy=False, check_ciphers=Tru
         protocols = []
     jre = jre or {}
     if "TLSv1.3" in protocols and jre.get("tls13") is False:
-        problems.append("smtls_ssl_protocols: TLSv1.3 is not a protocol the JRE the server runs "
-                        "can enable (%s: Java %s; TLS 1.3 needs Java 11, or 8u261 and later), "
-                        "so SM would not start. Fix: smtls_ssl_protocols: auto, or remove "
-                        "TLSv1.3 (or upgrade the JRE first)" % (jre.get("home"), jre.get("version")))
+        problems.append("smtls_ssl_protocols: TLSv1.3 is not a protocol the JRE %s runs can "
+                        "enable (%s: Java %s; TLS 1.3 needs Java 11, or 8u261 and later), so %s "
+                        "would not start. Fix: smtls_ssl_protocols: auto, or remove TLSv1.3 (or "
+                        "upgrade the JRE first)" % (service, jre.get("home"), jre.get("version"), service))
     unknown = [p for p in protocols or [] if p not in TLS_PROTOCOLS]
     if unknown:
         problems.append("smtls_ssl_protocols: %s is not a protocol JSSE knows (use %s)"
@@ -341,6 +387,8 @@ class FilterModule(object):
                 "smtls_written": smtls_written, "smtls_key_entry": smtls_key_entry,
                 "smtls_module_available": smtls_module_available,
                 "smtls_progress": smtls_progress, "smtls_tls_problems": smtls_tls_problems,
+                "smtls_browser_connector_problem": smtls_browser_connector_problem,
+                "smtls_browser_https_plan": smtls_browser_https_plan,
                 "smtls_ssl_protocols_for": smtls_ssl_protocols_for,
                 "smtls_merge_detected_cas": smtls_merge_detected_cas,
                 "smtls_ca_selectors": smtls_ca_selectors, "smtls_named_certs": smtls_named_certs,

@@ -259,18 +259,22 @@ def _context_params(data):
     return params
 
 
-def read_webtier(properties_data, web_xml_data):
-    """The web tier's connection settings in effect: web.xml's context parameters with the
-    custom webtier.properties winning, credentials masked."""
+def read_webtier(properties_data, web_xml_data, webapp_properties_data=None):
+    """The web tier's connection settings in effect, each layer winning over the one before:
+    web.xml's parameters, the webapp's WEB-INF/webtier.properties, the custom
+    webtier.properties; credentials masked."""
     merged, source = {}, {}
     if web_xml_data is not None:
         for name, value in _context_params(web_xml_data).items():
             if name in WEBTIER_SETTINGS:
                 merged[name], source[name] = value, "web.xml"
-    if properties_data is not None:
-        for name, value in webtier.properties_values(_decode(properties_data)).items():
+    for data, label in ((webapp_properties_data, "WEB-INF/webtier.properties"),
+                        (properties_data, "webtier.properties")):
+        if data is None:
+            continue
+        for name, value in webtier.properties_values(_decode(data)).items():
             if name in WEBTIER_SETTINGS:
-                merged[name], source[name] = value, "webtier.properties"
+                merged[name], source[name] = value, label
     for name in WEBTIER_SECRETS:
         if merged.get(name):
             merged[name] = MASK

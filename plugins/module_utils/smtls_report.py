@@ -119,7 +119,8 @@ def _client_certificates(records):
         if alias:
             by_alias[alias.lower()] = context.get("name")
         for store in record.get("stores") or []:
-            if store.get("purpose") != "identity":
+            # a browser-side connector's certificate is a server's, not a client's
+            if store.get("purpose") != "identity" or store.get("browser_connector"):
                 continue
             for entry in store.get("entries") or []:
                 if entry.get("kind") == "private_key":
@@ -316,6 +317,11 @@ def _host_from_record(record, clients, at):
             if wanted and tier.get("mode") != wanted:
                 findings.append(_finding("mode_drift", "the web tier settings put %s in effect, "
                                          "mode %s needs %s" % (tier.get("mode"), mode, wanted)))
+    tomcat = record.get("tomcat")
+    if tomcat is not None:
+        host["connectors"] = tomcat.get("connectors") or []
+        if tomcat.get("error"):
+            findings.append(_finding("store_unreadable", "server.xml: %s" % tomcat["error"]))
     probe = record.get("probe")
     if probe is not None:
         # the time the rollout's handshake probes last proved this host (None: never recorded)
@@ -781,6 +787,13 @@ def _settings_table(host):
         blocks.append('<h3>Servlets (sm.cfg)</h3><table class="settings"><thead><tr><th>Line</th>'
                       '<th>httpPort</th><th>httpsPort</th><th>Role</th></tr></thead><tbody>%s'
                       '</tbody></table>' % "".join(rows))
+    if host.get("connectors"):
+        rows = ['<tr><td class="mono">%s</td><td class="mono">%s</td><td class="mono">%s</td></tr>' % (
+            e(connector.get("port")), e(connector.get("keystore") or "PEM files (not managed)"),
+            e(connector.get("protocols") or "Tomcat's default")) for connector in host["connectors"]]
+        blocks.append('<h3>Browser-side HTTPS connectors (server.xml)</h3><table class="settings">'
+                      '<thead><tr><th>Port</th><th>Keystore</th><th>Protocols</th></tr></thead>'
+                      '<tbody>%s</tbody></table>' % "".join(rows))
     tier = host.get("webtier")
     if tier and tier.get("exists") and not tier.get("error"):
         source = tier.get("source") or {}

@@ -308,9 +308,20 @@ _AJP_CONNECTOR = re.compile(r'<Connector\b[^>]*\bprotocol\s*=\s*"(?:AJP/1\.3|[\w
 _TOMCAT_AUTH = re.compile(r'\s+tomcatAuthentication\s*=\s*"[^"]*"')
 
 
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
+def _uncommented(pattern, text, start=0, end=None):
+    """pattern's matches in text[start:end] that lie outside XML comments (Tomcat's own
+    server.xml ships its HTTPS and AJP connectors commented out)."""
+    spans = [(m.start(), m.end()) for m in _COMMENT.finditer(text)]
+    return [m for m in pattern.finditer(text, start, len(text) if end is None else end)
+            if not any(a <= m.start() < b for a, b in spans)]
+
+
 def plan_tomcat_authentication(text, value):
     """value False: tomcatAuthentication="false" on every AJP connector; True: Tomcat's default."""
-    connectors = list(_AJP_CONNECTOR.finditer(text))
+    connectors = _uncommented(_AJP_CONNECTOR, text)
     if not connectors:
         if value:
             return text, []
@@ -335,6 +346,168 @@ def plan_tomcat_authentication(text, value):
                 new_tag = tag[:close].rstrip() + ' tomcatAuthentication="false"' + tag[close:]
             actions.append('set tomcatAuthentication="false" on the AJP connector')
         text = text[:match.start()] + new_tag + text[match.end():]
+    return text, actions
+
+
+# --- Tomcat server.xml: the browser-side HTTPS connector -------------------------------------
+
+_CONNECTOR_TAG = re.compile(r"<Connector\b[^>]*>", re.S)
+_CONNECTOR_END = re.compile(r"</Connector\s*>")
+_HOST_CONFIG_TAG = re.compile(r"<SSLHostConfig\b[^>]*>", re.S)
+# Tomcat's defaults when server.xml names no keystore password or type
+TOMCAT_KEYSTORE_PASSWORD = "changeit"
+TOMCAT_KEYSTORE_TYPE = "JKS"
+
+
+def _connectors(text):
+    """[(start, end, element)] of every <Connector> outside comments, in file order."""
+    found = []
+    for tag in _uncommented(_CONNECTOR_TAG, text):
+        end = tag.end()
+        if not tag.group(0).endswith("/>"):
+            close = _CONNECTOR_END.search(text, end)
+            if not close:
+                raise WebTierError("the <Connector> at offset %d of server.xml is not closed"
+                                   % tag.start())
+            end = close.end()
+        try:
+            element = ET.fromstring(text[tag.start():end])
+        except ET.ParseError as exc:
+            raise WebTierError("a <Connector> of server.xml does not parse (%s)" % exc)
+        found.append((tag.start(), end, element))
+    return found
+
+
+def _chosen_host_config(connector):
+    """(index, element) of the SSLHostConfig Tomcat uses by default, or (None, None)."""
+    hosts = [child for child in connector if child.tag == "SSLHostConfig"]
+    if not hosts:
+        return None, None
+    default = connector.get("defaultSSLHostConfigName", "_default_")
+    for index, host in enumerate(hosts):
+        if host.get("hostName", "_default_") == default:
+            return index, host
+    return 0, hosts[0]
+
+
+def https_connectors(text):
+    """Every connector of server.xml that serves TLS (SSLEnabled="true"), in file order:
+    {port, form, keystore_file, keystore_password, keystore_type, key_alias, protocols,
+    certificate_files, host_configs}. form is SSLHostConfig (Tomcat 8.5+) or Connector (the
+    older attributes on the connector itself); keystore_file is None where the connector
+    serves PEM files or names no keystore (smtls manages Java keystores only)."""
+    found = []
+    for _start, _end, connector in _connectors(text):
+        if connector.get("SSLEnabled", "false").strip().lower() != "true":
+            continue
+        try:
+            port = int(connector.get("port", ""))
+        except ValueError:
+            raise WebTierError("an HTTPS connector of server.xml has no numeric port (port=%r)"
+                               % connector.get("port"))
+        index, host = _chosen_host_config(connector)
+        if host is not None:
+            certificate = next((c for c in host if c.tag == "Certificate"), None)
+            attrs = certificate.attrib if certificate is not None else {}
+            entry = dict(form="SSLHostConfig", keystore_file=attrs.get("certificateKeystoreFile"),
+                         keystore_password=attrs.get("certificateKeystorePassword"),
+                         keystore_type=attrs.get("certificateKeystoreType"),
+                         key_alias=attrs.get("certificateKeyAlias"),
+                         protocols=host.get("protocols"),
+                         certificate_files="certificateFile" in attrs,
+                         host_configs=len([c for c in connector if c.tag == "SSLHostConfig"]))
+        else:
+            entry = dict(form="Connector", keystore_file=connector.get("keystoreFile"),
+                         keystore_password=connector.get("keystorePass"),
+                         keystore_type=connector.get("keystoreType"),
+                         key_alias=connector.get("keyAlias"),
+                         protocols=connector.get("sslEnabledProtocols"),
+                         certificate_files="SSLCertificateFile" in connector.attrib,
+                         host_configs=0)
+        entry["port"] = port
+        entry["keystore_password"] = entry["keystore_password"] or TOMCAT_KEYSTORE_PASSWORD
+        entry["keystore_type"] = entry["keystore_type"] or TOMCAT_KEYSTORE_TYPE
+        found.append(entry)
+    return found
+
+
+def tomcat_path(raw, catalina_base):
+    """A file name as Tomcat resolves it: ${catalina.base}/${catalina.home} expanded, a
+    relative name taken from CATALINA_BASE."""
+    path = raw.replace("${catalina.base}", catalina_base).replace("${catalina.home}", catalina_base)
+    return path if path.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", path) else \
+        catalina_base.rstrip("/") + "/" + path
+
+
+def protocol_set(value):
+    """The protocols a Tomcat protocols / sslEnabledProtocols value names (comma or + lists)."""
+    return set(token.strip().lstrip("+") for token in re.split(r"[,+\s]+", value or "")
+               if token.strip().lstrip("+"))
+
+
+def _with_attribute(tag, name, value):
+    """tag with attribute name set to value (added before the tag's end when absent)."""
+    pattern = re.compile(r"(\s%s\s*=\s*)([\"'])(.*?)\2" % re.escape(name), re.S)
+    current = pattern.search(tag)
+    quoted = _xml_text(value).replace('"', "&quot;").replace("'", "&apos;")
+    if current:
+        return tag[:current.start(3)] + quoted + tag[current.end(3):]
+    close = len(tag) - (2 if tag.endswith("/>") else 1)
+    return tag[:close].rstrip() + ' %s="%s"' % (name, quoted) + tag[close:]
+
+
+_CERTIFICATE_TAG = re.compile(r"<Certificate\b[^>]*>", re.S)
+
+
+def _https_connector(text, port):
+    """(start, end, element) of the HTTPS connector on port."""
+    for start, end, connector in _connectors(text):
+        if connector.get("port") == str(port) and \
+                connector.get("SSLEnabled", "false").strip().lower() == "true":
+            return start, end, connector
+    raise WebTierError("no HTTPS connector (SSLEnabled=\"true\") on port %s in server.xml" % port)
+
+
+def _set_on_tag(text, tag, name, value):
+    return text[:tag.start()] + _with_attribute(tag.group(0), name, value) + text[tag.end():]
+
+
+def plan_https_connector(text, port, protocols=None, keystore_password=None):
+    """On the HTTPS connector of port: protocols (a list; the default SSLHostConfig's
+    protocols, or the connector's sslEnabledProtocols in the older form; a value naming the
+    same protocols in another spelling stays), and the password of its keystore (the
+    Certificate's certificateKeystorePassword, or keystorePass). Returns (text, actions)."""
+    actions = []
+    if protocols:
+        start, end, connector = _https_connector(text, port)
+        index, host = _chosen_host_config(connector)
+        name, current = (("protocols", host.get("protocols")) if host is not None
+                         else ("sslEnabledProtocols", connector.get("sslEnabledProtocols")))
+        if protocol_set(current) != set(protocols):
+            tag = (_uncommented(_HOST_CONFIG_TAG, text, start, end)[index] if host is not None
+                   else _CONNECTOR_TAG.match(text, start))
+            text = _set_on_tag(text, tag, name, ",".join(protocols))
+            actions.append('set %s="%s" on the HTTPS connector %s (was %s)' % (
+                name, ",".join(protocols), port,
+                current or "Tomcat's default: every protocol the JRE enables"))
+    if keystore_password is not None:
+        start, end, connector = _https_connector(text, port)
+        index, host = _chosen_host_config(connector)
+        if host is not None:
+            name = "certificateKeystorePassword"
+            current = next((c.get(name) for c in host if c.tag == "Certificate"), None)
+            # the Certificate of the chosen SSLHostConfig: its tag lies after that host's tag
+            host_tag = _uncommented(_HOST_CONFIG_TAG, text, start, end)[index]
+            tags = _uncommented(_CERTIFICATE_TAG, text, host_tag.end(), end)
+            if not tags:
+                raise WebTierError("the HTTPS connector %s has no Certificate element" % port)
+            tag = tags[0]
+        else:
+            name, current, tag = "keystorePass", connector.get("keystorePass"), \
+                _CONNECTOR_TAG.match(text, start)
+        if (current or TOMCAT_KEYSTORE_PASSWORD) != keystore_password:
+            text = _set_on_tag(text, tag, name, keystore_password)
+            actions.append("set %s=%s on the HTTPS connector %s" % (name, MASK, port))
     return text, actions
 
 

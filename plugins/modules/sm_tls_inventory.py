@@ -132,6 +132,20 @@ options:
   webtier_web_xml:
     description: The web tier's C(WEB-INF/web.xml), whose context parameters are read.
     type: path
+  webtier_webapp_properties:
+    description:
+      - The webapp's own C(WEB-INF/webtier.properties), the middle layer - it wins over
+        C(web.xml) and loses to I(webtier_properties).
+    type: path
+  tomcat_server_xml:
+    description:
+      - Tomcat's C(server.xml). Its HTTPS connectors are listed (C(tomcat)), and the keystore each
+        serves browsers from is read like an identity store, with the password C(server.xml)
+        gives it (labelled C(browser connector PORT)).
+    type: path
+  catalina_base:
+    description: Tomcat's C(CATALINA_BASE), where relative keystore names in I(tomcat_server_xml) start.
+    type: path
   probe_record:
     description:
       - The file in which the rollout records the time of the host's last successful TLS
@@ -250,6 +264,12 @@ webtier:
     C(client_certificate), C(trusted_signon)).
   returned: when I(webtier_properties) or I(webtier_web_xml) is given
   type: dict
+tomcat:
+  description:
+    - Tomcat's HTTPS connectors - C(path), C(exists), C(connectors) (each C(port), C(form),
+      C(keystore), C(protocols); no password) and C(error) when C(server.xml) cannot be read.
+  returned: when I(tomcat_server_xml) is given
+  type: dict
 probe:
   description:
     - The last successful TLS handshake probe of the host, from I(probe_record) - C(path),
@@ -305,6 +325,9 @@ ARGUMENT_SPEC = dict(
     sm_cfg=dict(type="path"),
     webtier_properties=dict(type="path"),
     webtier_web_xml=dict(type="path"),
+    webtier_webapp_properties=dict(type="path"),
+    tomcat_server_xml=dict(type="path"),
+    catalina_base=dict(type="path"),
     probe_record=dict(type="path"),
     context=dict(type="dict", default={}),
 )
@@ -320,6 +343,37 @@ def read_file(path, what, result):
         return None
     result["exists"] = data is not None
     return data
+
+
+def read_tomcat(path, catalina_base, stores, selectors, known_cas, well_known):
+    """Tomcat's HTTPS connectors; the keystore of each is read into stores as an identity."""
+    tomcat = {"path": path, "exists": False, "connectors": []}
+    data = read_file(path, "server.xml", tomcat)
+    if data is None:
+        return tomcat
+    try:
+        text = data.decode("utf-8")
+        webtier.check_xml(text, path)
+        connectors = webtier.https_connectors(text)
+    except (UnicodeDecodeError, webtier.WebTierError) as exc:
+        tomcat["error"] = "%s: %s" % (path, exc)
+        return tomcat
+    for connector in connectors:
+        keystore = (webtier.tomcat_path(connector["keystore_file"], catalina_base)
+                    if connector["keystore_file"] else None)
+        tomcat["connectors"].append({"port": connector["port"], "form": connector["form"],
+                                     "keystore": keystore, "protocols": connector["protocols"]})
+        if not keystore:
+            continue
+        store = {"path": keystore, "purpose": "identity", "required": True,
+                 "label": "browser connector %d (server.xml)" % connector["port"],
+                 "password": connector["keystore_password"]}
+        found = {"exists": False}
+        facts = inv.read_store(store, read_file(keystore, store["label"], found), selectors,
+                               known_cas, well_known)
+        facts.update(found, browser_connector=connector["port"])
+        stores.append(facts)
+    return tomcat
 
 
 def main():
@@ -343,6 +397,9 @@ def main():
                                detect=p["detect_foreign_issuers"])
         facts.update(found)
         result["stores"][index] = facts
+    if p["tomcat_server_xml"]:
+        result["tomcat"] = read_tomcat(p["tomcat_server_xml"], p["catalina_base"] or "", result["stores"],
+                                       selectors, known_cas, well_known)
     if p["sm_ini"]:
         ini = {"path": p["sm_ini"], "exists": False}
         data = read_file(p["sm_ini"], "sm.ini", ini)
@@ -359,13 +416,15 @@ def main():
                 cfg["error"] = str(exc)
         result["sm_cfg"] = cfg
     if p["webtier_properties"] or p["webtier_web_xml"]:
-        tier = {"properties_file": p["webtier_properties"], "web_xml": p["webtier_web_xml"]}
+        tier = {"properties_file": p["webtier_properties"], "web_xml": p["webtier_web_xml"],
+                "webapp_properties_file": p["webtier_webapp_properties"]}
         files = {}
-        for key in ("webtier_properties", "webtier_web_xml"):
+        for key in ("webtier_properties", "webtier_web_xml", "webtier_webapp_properties"):
             files[key] = read_file(p[key], key, tier) if p[key] else None
         tier["exists"] = any(v is not None for v in files.values())
         try:
-            tier.update(inv.read_webtier(files["webtier_properties"], files["webtier_web_xml"]))
+            tier.update(inv.read_webtier(files["webtier_properties"], files["webtier_web_xml"],
+                                         files["webtier_webapp_properties"]))
         except webtier.WebTierError as exc:
             tier["error"] = "%s: %s" % (p["webtier_web_xml"], exc)
         result["webtier"] = tier

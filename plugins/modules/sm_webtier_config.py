@@ -20,7 +20,8 @@ description:
   - C(application-context.xml) - the C(preAuthenticationFilter) of trusted sign-on, in the 9.60+
     C(filter-chain) form or the 9.41 C(/**=...) form - I(pre_authentication).
   - Tomcat's C(server.xml) - C(tomcatAuthentication="false") on the AJP connector -
-    I(tomcat_authentication).
+    I(tomcat_authentication); the protocols of the browser-side HTTPS connector - I(https_port),
+    I(https_protocols).
   - XML results are parsed before they are written; a file that is not well-formed is
     refused untouched. Writes are atomic with an optional backup; check mode predicts
     exactly; passwords and the web tier C(masterKey) are masked in diffs.
@@ -78,6 +79,23 @@ options:
       - C(false) sets C(tomcatAuthentication="false") on every AJP connector (trusted sign-on
         behind IIS or Apache); C(true) restores Tomcat's default by removing the attribute.
     type: bool
+  https_port:
+    description:
+      - The browser-side HTTPS connector of I(server_xml) whose protocols I(https_protocols) sets
+        (its default C(SSLHostConfig)'s C(protocols), or C(sslEnabledProtocols) in the older form).
+    type: int
+  https_protocols:
+    description:
+      - The protocols that connector enables, written comma-separated; a value naming the same
+        protocols in Tomcat's C(+) spelling is left as it is.
+    type: list
+    elements: str
+  https_keystore_password:
+    description:
+      - The password of that connector's keystore as Tomcat reads it (C(certificateKeystorePassword),
+        or C(keystorePass) in the older form), set when the keystore is given a password of its
+        own; never shown.
+    type: str
   owner:
     description:
       - Owner every file named here ends with (a user name or number; omitted - left as it is).
@@ -173,6 +191,9 @@ ARGUMENT_SPEC = dict(
     pre_authentication=dict(type="bool"),
     server_xml=dict(type="path"),
     tomcat_authentication=dict(type="bool"),
+    https_port=dict(type="int"),
+    https_protocols=dict(type="list", elements="str"),
+    https_keystore_password=dict(type="str", no_log=True),
     owner=dict(type="str"),
     group=dict(type="str"),
     backup=dict(type="bool", default=False),
@@ -229,10 +250,20 @@ def plan_files(p):
         new, actions = web.plan_pre_authentication(old, p["pre_authentication"])
         plans.append((p["application_context"], old, new, actions, web.masked_xml(old),
                       web.masked_xml(new)))
-    if p["server_xml"] and p["tomcat_authentication"] is not None:
+    connector = p["https_protocols"] or p["https_keystore_password"] is not None
+    if p["server_xml"] and (p["tomcat_authentication"] is not None or connector):
         old = _read_text(p["server_xml"], "server.xml")
         web.check_xml(old, p["server_xml"])
-        new, actions = web.plan_tomcat_authentication(old, p["tomcat_authentication"])
+        new, actions = old, []
+        if p["tomcat_authentication"] is not None:
+            new, actions = web.plan_tomcat_authentication(new, p["tomcat_authentication"])
+        if connector:
+            if not p["https_port"]:
+                raise web.WebTierError("https_protocols and https_keystore_password need "
+                                       "https_port (the connector to set)")
+            new, more = web.plan_https_connector(new, p["https_port"], p["https_protocols"],
+                                                 p["https_keystore_password"])
+            actions += more
         plans.append((p["server_xml"], old, new, actions, web.masked_xml(old), web.masked_xml(new)))
     for path, _old, new, _actions, _shown_old, _shown_new in plans:
         if path.endswith(".xml"):

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Ports of the demo's SM stand-ins in this module (the other playbook tests use their own).
 EXPIRING = "sm2.demo.invalid"
 SECRETS = ["demo-ca-passphrase", "demo-Server-ks1", "demo-Trust-ks1", "demo-Web-ks1",
-           "demo-Clients-1", "demo-Win-ks1", "serverkeystore", "changeit"]
+           "demo-Clients-1", "demo-Win-ks1", "demo-Tomcat-ks1", "serverkeystore", "changeit"]
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu",
     # nothing may reach a network: no background traffic, no name resolution at all

@@ -20,7 +20,7 @@ from ansible.module_utils import smtls_x509 as pki
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = ["demo-ca-passphrase", "demo-Server-ks1", "demo-Trust-ks1", "demo-Web-ks1",
-           "demo-Clients-1", "demo-Win-ks1"]
+           "demo-Clients-1", "demo-Win-ks1", "demo-Tomcat-ks1"]
 
 
 def test_check_mode_predicts_changes_on_every_host(rollout):
@@ -87,6 +87,29 @@ def test_verbose_output_holds_no_secret(rollout, fleet):
     encoded = base64.b64encode(der).decode()
     for start in range(0, len(encoded) - 48, 200):
         assert encoded[start:start + 48] not in text, "private key material leaked"
+
+
+def test_browser_side_connector_serves_ours_with_protocols_of_tomcats_jre(rollout, fleet, java_tools):
+    """Each web tier's Tomcat HTTPS connector (server.xml): a new key and our certificate for the
+    host's name in the keystore the connector names, its own password in both files, and the
+    protocols of the JRE Tomcat runs (web2's is a Java 8 without TLS 1.3). The demo runs no Tomcat:
+    JSSE serves that keystore to the web tier's own cacerts here; Molecule probes a real Tomcat."""
+    ours = pki.parse_pem_certs((Path(fleet) / "controller/ca/ca.crt").read_text(), "ca.crt")[0]
+    for host, protocols in {"web1.demo.invalid": "TLSv1.2,TLSv1.3", "web2.demo.invalid": "TLSv1.2"}.items():
+        conf = next(Path(fleet).glob(host + "/**/tomcat/conf"))
+        server_xml = (conf / "server.xml").read_text()
+        assert '<SSLHostConfig protocols="%s">' % protocols in server_xml, host
+        assert 'certificateKeystorePassword="demo-Tomcat-ks1"' in server_xml, host
+        keystore = conf / "localhost-rsa.jks"
+        [entry] = ks.load(keystore.read_bytes(), "demo-Tomcat-ks1").entries
+        assert entry.alias == "tomcat" and entry.leaf.issuer == ours.subject, host
+        assert pki.sans_list(entry.leaf) == ["DNS:" + host]
+        trust = next(Path(fleet).glob(host + "/**/WEB-INF/cacerts"))
+        out = java_tools.jsse("handshake", str(keystore), "jks", str(trust), "jks",
+                              password="demo-Tomcat-ks1", trust_password="changeit")
+        assert out.stdout.strip().split("|")[1] == pki.sha256_hex(entry.leaf)
+        for path in conf.iterdir():  # the files and their backups hold secrets
+            assert path.stat().st_mode & 0o027 == 0, path
 
 
 NON_SSL = ["# Service Manager server initialization file (sample installation - TEST DOUBLE)",

@@ -9,7 +9,8 @@ from ansible.module_utils import smtls_x509 as pki
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
 from smtls import (  # noqa: E402
-    smtls_batch_problem, smtls_ca_selectors, smtls_clients_without_ca_problem, smtls_in_dir,
+    smtls_batch_problem, smtls_browser_connector_problem, smtls_browser_https_plan, smtls_ca_selectors,
+    smtls_clients_without_ca_problem, smtls_in_dir,
     smtls_key_entry, smtls_key_problem, smtls_leftover_notes, smtls_leftover_problems,
     smtls_merge_detected_cas, smtls_module_available, smtls_named_certs, smtls_progress,
     smtls_ssl_protocols_for, smtls_tls_problems, smtls_truststores_in, smtls_written)
@@ -220,3 +221,40 @@ def test_leftovers_the_plan_shows():
     assert [n.split(":")[0] for n in notes] == ["cacsignon", "onewayssl4ws", "acceptsharedcert",
                                                 "sslProtocols"]
     assert smtls_leftover_notes({"onewayssl4ws": "1"}, ENCRYPTION) == []
+
+
+CONNECTOR = dict(port=8443, keystore="/t/conf/a.jks", keystore_found=True, keystore_opens=True)
+
+
+@pytest.mark.parametrize("connector,setting,port,managed,expected", [
+    (CONNECTOR, "auto", 0, True, ""),
+    ({}, "auto", 0, True, ""),                         # auto: nothing to manage here
+    ({}, "auto", 0, False, ""),
+    ({}, True, 0, True, "has no HTTPS connector"),     # asked for, not there
+    ({}, "auto", 9443, True, "serving a Java keystore on port 9443"),
+    (dict(CONNECTOR, keystore_found=False), "auto", 0, True, "which does not exist"),
+    (dict(CONNECTOR, keystore_opens=False), True, 0, True, "does not open with the password"),
+    (dict(CONNECTOR, keystore_opens=False), False, 0, False, ""),  # left alone
+])
+def test_browser_connector_problem(connector, setting, port, managed, expected):
+    problem = smtls_browser_connector_problem(connector, setting, port, "/etc/t/server.xml", managed)
+    assert (expected in problem and bool(problem)) if expected else problem == ""
+
+
+def test_tls_problem_names_the_service_whose_jre_it_is():
+    jre = dict(home="/usr/lib/jvm/j8", version="1.8.0_202", tls13=False)
+    [problem] = smtls_tls_problems(["TLSv1.2", "TLSv1.3"], [], jre=jre, service="Tomcat")
+    assert "the JRE Tomcat runs" in problem and "so Tomcat would not start" in problem
+
+
+def test_browser_https_plan_says_what_the_connector_gets_or_why_it_stays():
+    connector = dict(port=8443, keystore="/t/conf/a.jks")
+    jre = dict(version="1.8.0_202", source="release")
+    line = smtls_browser_https_plan(connector, True, ["TLSv1.2"], jre, ["web1", "web1", "w.example"], False, "")
+    assert line == ("connector 8443 (/t/conf/a.jks): certificate from the fleet CA for web1, w.example; "
+                    "protocols TLSv1.2 - Tomcat JRE 1.8.0_202 (release); not probed (smtls does not "
+                    "restart Tomcat here)")
+    assert smtls_browser_https_plan({}, False, [], {}, [], False, "x") == \
+        "left as it is: server.xml has no HTTPS connector serving a Java keystore"
+    assert smtls_browser_https_plan(connector, False, [], {}, [], False, "the mode has no SSL") == \
+        "left as it is: the mode has no SSL"

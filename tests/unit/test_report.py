@@ -436,6 +436,15 @@ def test_web_tier_settings_properties_win_over_web_xml(properties, mode):
     assert "Web-Secret1" not in json.dumps(facts)
 
 
+def test_web_tier_settings_three_layers_the_webapp_properties_in_the_middle():
+    webapp = b"ssl=true\nserverPort=13443\nserverHost=from-webapp\n"
+    facts = inv.read_webtier(b"serverHost=from-custom\n", WEB_XML, webapp)
+    assert facts["settings"]["serverHost"] == "from-custom"
+    assert facts["source"]["serverHost"] == "webtier.properties"
+    assert (facts["settings"]["ssl"], facts["source"]["ssl"]) == ("true", "WEB-INF/webtier.properties")
+    assert inv.read_webtier(None, WEB_XML, webapp)["settings"]["serverHost"] == "from-webapp"
+
+
 # --- the modules -----------------------------------------------------------------------------
 
 

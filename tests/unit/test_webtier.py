@@ -244,3 +244,106 @@ def test_init_params_are_set_where_they_are_and_no_name_keeps_two_values():
     gone, actions = web.plan_context_params(new, {"serverHost": None})
     assert "serverHost" not in gone and actions == ["remove init-param serverHost",
                                                     "remove context-param serverHost"]
+
+
+# Tomcat's own layout: the HTTPS connector it ships is commented out; a site enables one.
+TOMCAT_SERVER_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<Server port="8005" shutdown="SHUTDOWN">
+  <Service name="Catalina">
+    <Connector port="8080" protocol="HTTP/1.1" redirectPort="8443"/>
+    <!-- Define an SSL/TLS HTTP/1.1 Connector on port 8443
+    <Connector port="8443" SSLEnabled="true">
+        <SSLHostConfig>
+            <Certificate certificateKeystoreFile="conf/commented.jks" type="RSA" />
+        </SSLHostConfig>
+    </Connector>
+    -->
+    <Connector port="8443" protocol="org.apache.coyote.http11.Http11NioProtocol"
+               maxThreads="150" SSLEnabled="true">
+        <SSLHostConfig hostName="other.example.invalid" protocols="TLSv1">
+            <Certificate certificateKeystoreFile="conf/other.jks" type="RSA" />
+        </SSLHostConfig>
+        <SSLHostConfig>
+            <Certificate certificateKeystoreFile="conf/localhost-rsa.jks"
+                         certificateKeystorePassword="sample-pass" type="RSA" />
+        </SSLHostConfig>
+    </Connector>
+    <Connector port="9443" SSLEnabled="true" keystoreFile="${catalina.base}/conf/old.p12"
+               keystorePass="old-pass" keystoreType="PKCS12" keyAlias="tomcat"
+               sslEnabledProtocols="TLSv1.2"/>
+    <Connector port="10443" SSLEnabled="true">
+        <SSLHostConfig>
+            <Certificate certificateFile="conf/cert.pem" certificateKeyFile="conf/key.pem"/>
+        </SSLHostConfig>
+    </Connector>
+  </Service>
+</Server>
+"""
+
+
+def test_https_connectors_found_outside_comments_in_both_forms():
+    found = web.https_connectors(TOMCAT_SERVER_XML)
+    assert [c["port"] for c in found] == [8443, 9443, 10443]
+    modern, legacy, pem = found
+    # the default SSLHostConfig, not the SNI one; Tomcat's default type when none is named
+    assert modern["form"] == "SSLHostConfig" and modern["host_configs"] == 2
+    assert (modern["keystore_file"], modern["keystore_password"], modern["keystore_type"]) == \
+        ("conf/localhost-rsa.jks", "sample-pass", "JKS")
+    assert modern["protocols"] is None and modern["key_alias"] is None
+    assert (legacy["form"], legacy["keystore_type"], legacy["key_alias"], legacy["protocols"]) == \
+        ("Connector", "PKCS12", "tomcat", "TLSv1.2")
+    assert pem["keystore_file"] is None and pem["certificate_files"]
+    assert pem["keystore_password"] == web.TOMCAT_KEYSTORE_PASSWORD
+
+
+def test_tomcat_paths_resolve_from_catalina_base():
+    assert web.tomcat_path("conf/a.jks", "/var/lib/tomcat10") == "/var/lib/tomcat10/conf/a.jks"
+    assert web.tomcat_path("${catalina.base}/conf/a.jks", "/srv/t") == "/srv/t/conf/a.jks"
+    assert web.tomcat_path("/etc/ssl/a.jks", "/srv/t") == "/etc/ssl/a.jks"
+
+
+def test_https_protocols_set_on_the_default_host_config_only():
+    new, actions = web.plan_https_connector(TOMCAT_SERVER_XML, 8443, ["TLSv1.2", "TLSv1.3"])
+    assert actions == ['set protocols="TLSv1.2,TLSv1.3" on the HTTPS connector 8443 (was '
+                       "Tomcat's default: every protocol the JRE enables)"]
+    web.check_xml(new, "server.xml")
+    modern = web.https_connectors(new)[0]
+    assert modern["protocols"] == "TLSv1.2,TLSv1.3"
+    assert 'hostName="other.example.invalid" protocols="TLSv1"' in new  # the SNI host stays
+    assert "conf/commented.jks\" type=\"RSA\" />" in new and new.count("protocols=") == 2
+    # the same protocols in Tomcat's + spelling count as set
+    plus = new.replace("TLSv1.2,TLSv1.3", "+TLSv1.3+TLSv1.2")
+    assert web.plan_https_connector(plus, 8443, ["TLSv1.2", "TLSv1.3"]) == (plus, [])
+    assert web.plan_https_connector(new, 8443, ["TLSv1.2", "TLSv1.3"]) == (new, [])
+
+
+def test_https_protocols_in_the_older_connector_form():
+    new, actions = web.plan_https_connector(TOMCAT_SERVER_XML, 9443, ["TLSv1.2", "TLSv1.3"])
+    assert actions == ['set sslEnabledProtocols="TLSv1.2,TLSv1.3" on the HTTPS connector 9443 '
+                       '(was TLSv1.2)']
+    assert web.https_connectors(new)[1]["protocols"] == "TLSv1.2,TLSv1.3"
+    with pytest.raises(web.WebTierError, match="no HTTPS connector .* on port 8080"):
+        web.plan_https_connector(TOMCAT_SERVER_XML, 8080, ["TLSv1.2"])
+
+
+def test_a_commented_ajp_connector_is_not_one():
+    commented = SERVER_XML.replace('<Connector port="8009" protocol="AJP/1.3" redirectPort="8443" />',
+                                   '<!-- <Connector port="8009" protocol="AJP/1.3" /> -->')
+    with pytest.raises(web.WebTierError, match="no AJP connector"):
+        web.plan_tomcat_authentication(commented, False)
+
+
+def test_connector_keystore_password_set_masked_where_tomcat_reads_it():
+    new, actions = web.plan_https_connector(TOMCAT_SERVER_XML, 8443, keystore_password="n3w&<\"'pass")
+    assert actions == ["set certificateKeystorePassword=******** on the HTTPS connector 8443"]
+    web.check_xml(new, "server.xml")
+    found = web.https_connectors(new)
+    assert found[0]["keystore_password"] == "n3w&<\"'pass"
+    assert "conf/other.jks\" type=\"RSA\" />" in new  # the SNI host's Certificate stays
+    assert web.plan_https_connector(new, 8443, keystore_password="n3w&<\"'pass") == (new, [])
+    assert "n3w" not in web.masked_xml(new)
+    legacy, actions = web.plan_https_connector(TOMCAT_SERVER_XML, 9443, keystore_password="x")
+    assert web.https_connectors(legacy)[1]["keystore_password"] == "x"
+    # no password in server.xml is Tomcat's default: asking for it changes nothing
+    pem_free = TOMCAT_SERVER_XML.replace('certificateKeystorePassword="sample-pass" ', "")
+    assert web.plan_https_connector(pem_free, 8443, keystore_password="changeit") == (pem_free, [])

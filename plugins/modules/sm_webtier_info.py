@@ -1,0 +1,189 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: smtls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: sm_webtier_info
+short_description: What an SM web tier's Tomcat tells about itself
+description:
+  - Reads, without changing anything, what the web tier's SSL depends on and no inventory should
+    have to guess - whether the web tier webapp is where the inventory says, the JRE Tomcat runs
+    (so that the browser-side connector only names protocols that JRE can enable), and Tomcat's
+    HTTPS connectors in C(server.xml) with the keystores they serve.
+  - A connector is an HTTPS connector when it has C(SSLEnabled="true"); its keystore is the
+    default C(SSLHostConfig)'s C(Certificate) (Tomcat 8.5 and later) or the connector's own
+    C(keystoreFile) (the older form). Connectors inside XML comments are not connectors.
+  - Each keystore is opened with the password C(server.xml) gives it (Tomcat's default
+    C(changeit) when none), as Tomcat itself will open it at its next start.
+  - The results carry those passwords (the roles need them to manage the keystore), so the task
+    that registers them must use C(no_log).
+  - Also proves the host answers, so the preflight needs no separate check for a web tier.
+version_added: "1.2.0"
+author: smtls contributors
+options:
+  webapp_dir:
+    description: The exploded SM web tier webapp (its C(WEB-INF/web.xml) must exist).
+    type: path
+    required: true
+  server_xml:
+    description: Tomcat's C(server.xml). Absent - no connectors.
+    type: path
+  catalina_base:
+    description: Tomcat's C(CATALINA_BASE), which relative keystore names start from.
+    type: path
+  keystore_password:
+    description:
+      - The password the connector's keystore is to have (when smtls gives it one of its own). A
+        keystore that opens with it counts as opening too - a run stopped between writing the
+        keystore and C(server.xml) leaves it so.
+    type: str
+  jre_dirs:
+    description:
+      - Where the JRE Tomcat runs may be, in Tomcat's own search order; glob patterns allowed.
+        The first existing directory is read (its C(release) file, else C(bin/java -version)).
+        None - C(jre.version) is empty and C(jre.tls13) null, so the roles write C(TLSv1.2) only.
+    type: list
+    elements: str
+    default: []
+notes:
+  - Supports check mode (it never changes anything).
+seealso:
+  - module: sm_server_info
+  - module: sm_webtier_config
+"""
+
+EXAMPLES = r"""
+- name: Web tier | the installation
+  sm_webtier_info:
+    webapp_dir: /var/lib/tomcat10/webapps/webtier-9.61
+    server_xml: /etc/tomcat10/server.xml
+    catalina_base: /var/lib/tomcat10
+    jre_dirs: [/usr/lib/jvm/default-java, /usr/lib/jvm/java-*-openjdk-*]
+  register: webtier_info
+  no_log: true  # the connectors' keystore passwords
+"""
+
+RETURN = r"""
+webapp_found:
+  description: Whether C(WEB-INF/web.xml) exists under I(webapp_dir).
+  returned: always
+  type: bool
+jre:
+  description: The JRE Tomcat runs, as M(sm_server_info) returns it (home, found, version, source, tls13).
+  returned: always
+  type: dict
+https_connectors:
+  description: Tomcat's HTTPS connectors, in file order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    port:
+      description: The connector's port.
+      type: int
+    form:
+      description: C(SSLHostConfig) or C(Connector) (the older attributes).
+      type: str
+    keystore:
+      description: The keystore as Tomcat resolves its name; null for PEM files or none named.
+      type: str
+    keystore_password:
+      description: Its password as C(server.xml) gives it (secret).
+      type: str
+    keystore_type:
+      description: JKS or PKCS12.
+      type: str
+    key_alias:
+      description: The alias Tomcat serves, or null (Tomcat takes the first key entry).
+      type: str
+    protocols:
+      description: The protocols attribute as it is, or null (Tomcat's default).
+      type: str
+    keystore_found:
+      description: Whether the keystore exists.
+      type: bool
+    keystore_opens:
+      description: Whether the keystore opens with its password (or with I(keystore_password)).
+      type: bool
+"""
+
+import glob
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_jre as jre
+from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_webtier as web
+from ansible.module_utils.smtls_files import FileProblem, read_optional
+
+ARGUMENT_SPEC = dict(
+    webapp_dir=dict(type="path", required=True),
+    server_xml=dict(type="path"),
+    catalina_base=dict(type="path"),
+    jre_dirs=dict(type="list", elements="str", default=[]),
+    keystore_password=dict(type="str", no_log=True),
+)
+
+
+def first_jre_dir(patterns):
+    for pattern in patterns:
+        for path in sorted(glob.glob(os.path.expanduser(pattern))):
+            if os.path.isdir(path):
+                return path
+    return patterns[0] if patterns else ""
+
+
+def connectors(server_xml, catalina_base, wanted_password=None):
+    data = read_optional(server_xml, "server.xml") if server_xml else None
+    if data is None:
+        return []
+    text = data.decode("utf-8")
+    web.check_xml(text, server_xml)
+    found = []
+    for connector in web.https_connectors(text):
+        keystore = connector.pop("keystore_file")
+        connector.update(keystore=None, keystore_found=False, keystore_opens=False)
+        if keystore:
+            connector["keystore"] = web.tomcat_path(keystore, catalina_base or "")
+            content = read_optional(connector["keystore"], "keystore of connector %d" % connector["port"])
+            connector["keystore_found"] = content is not None
+            if content is not None:
+                for password in (connector["keystore_password"], wanted_password):
+                    try:
+                        if password is not None:
+                            ks.load(content, password)
+                            connector["keystore_opens"] = True
+                            break
+                    except ks.KeystoreError:
+                        pass
+        found.append(connector)
+    return found
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    p = module.params
+
+    def run_java(argv):
+        rc, out, err = module.run_command(argv)
+        return rc, (err or "") + (out or "")
+
+    try:
+        found = connectors(p["server_xml"], p["catalina_base"], p["keystore_password"])
+    except (web.WebTierError, FileProblem) as exc:
+        module.fail_json(msg=str(exc))
+    jre_dir = first_jre_dir(p["jre_dirs"])
+    module.exit_json(changed=False,
+                     webapp_found=os.path.isfile(os.path.join(p["webapp_dir"], "WEB-INF", "web.xml")),
+                     jre=jre.detect(jre_dir, run_java),
+                     https_connectors=found)
+
+
+if __name__ == "__main__":
+    main()
