@@ -31,7 +31,7 @@ venv-test: $(VENV)/.test
 
 ## demo: build the embedded demo fleet under .demo/, run the rollout on it, then the report
 demo: venv
-	ansible-playbook playbooks/demo_fleet.yml
+	ansible-playbook tests/demo_fleet.yml
 	ansible-playbook playbooks/site.yml
 	ansible-playbook playbooks/report.yml
 	@echo "Fleet report: $(CURDIR)/.demo/report/smtls-report.html (and smtls-report.json)"

@@ -62,7 +62,7 @@ def build_template(workdir):
     one_servlet = {"sm_sample_servlets": [{"http_port": "{{ sm_server_http_port }}",
                                            "https_port": "{{ sm_server_https_port }}"}]}
     run([str(BIN / "ansible-playbook"), "-i", str(ROOT / "inventories/demo"),
-         str(ROOT / "playbooks/demo_fleet.yml"), "-e", "smtls_demo_dir=%s" % template,
+         str(ROOT / "tests/demo_fleet.yml"), "-e", "smtls_demo_dir=%s" % template,
          "-e", "sm_sample_service=none", "-e", json.dumps(one_servlet),
          "--limit", "%s,%s" % (TEMPLATE_SERVER, TEMPLATE_WEBTIER)],
         "demo fleet template")

@@ -16,7 +16,9 @@ def run_playbook(fleet, name, *args, inventory=None, expect_ok=True, env=None):
     env: variables to set on top of this environment."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_FORCE_COLOR="0", **(env or {}))
-    path = name if os.path.isabs(str(name)) else ROOT / "playbooks" / name
+    # the rollout's playbooks, and the demo fleet's (tests/demo_fleet.yml, beside the test double)
+    candidates = [ROOT / "playbooks" / name, ROOT / "tests" / name]
+    path = name if os.path.isabs(str(name)) else next((p for p in candidates if p.exists()), candidates[0])
     command = [str(Path(sys.executable).parent / "ansible-playbook"),
                "-i", str(inventory or ROOT / "inventories/demo"), str(path),
                "-e", "smtls_demo_dir=%s" % fleet, "-e", "smtls_demo_http_base=%d" % DEMO_HTTP_BASE,
@@ -41,16 +43,29 @@ def host_files(fleet, skip=("controller",) + REPORTS):
     return digests
 
 
-def recap(output):
-    """{host: {ok, changed, unreachable, failed}} from the PLAY RECAP."""
-    hosts = {}
+def recap(output, hosts=None):
+    """{host: {ok, changed, unreachable, failed}} from the last PLAY RECAP. A run without a
+    recap, or a recap without a host (or without one of hosts), fails the test: "nothing
+    changed" must never pass because nothing ran."""
+    assert "PLAY RECAP" in output, "no PLAY RECAP: the run did not get to its end\n" + output[-3000:]
+    found = {}
     for line in output.split("PLAY RECAP")[-1].splitlines():
         m = re.match(r"(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
                      line)
         if m:
-            hosts[m.group(1)] = dict(zip(("ok", "changed", "unreachable", "failed"),
+            found[m.group(1)] = dict(zip(("ok", "changed", "unreachable", "failed"),
                                          map(int, m.groups()[1:])))
-    return hosts
+    assert found, "the PLAY RECAP names no host\n" + output[-3000:]
+    missing = set(hosts or ()) - set(found)
+    assert not missing, "hosts missing from the PLAY RECAP: %s\n%s" % (sorted(missing), output[-3000:])
+    return found
+
+
+def matching(root, pattern):
+    """The paths under root matching pattern, sorted; a pattern that matches nothing fails."""
+    paths = sorted(Path(root).glob(pattern))
+    assert paths, "nothing under %s matches %s" % (root, pattern)
+    return paths
 
 
 def tree_digest(root):

@@ -20,6 +20,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import demofleet
 from demofleet import host_files, run_playbook
 from prometheus_client.parser import text_string_to_metric_families
 import yaml
@@ -56,9 +57,8 @@ def playbook(fleet, name, *args):
 
 
 def recap(output):
-    """{host: changed} from the PLAY RECAP."""
-    return {m.group(1): int(m.group(2)) for m in re.finditer(
-        r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output.split("PLAY RECAP")[-1], re.M)}
+    """{host: changed} from the PLAY RECAP (which must be there and name a host)."""
+    return {host: counts["changed"] for host, counts in demofleet.recap(output).items()}
 
 
 def report(directory):
@@ -128,9 +128,13 @@ def test_fresh_fleet_sample_material_is_critical(before):
         assert (server, "warning", "mode_drift") in found
     for webtier in hosts["sm_webtiers"]:
         assert (webtier, "critical", "sample_ca_trusted") in found
-        # its cacerts keeps changeit on purpose (no web tier parameter carries a password)
+        # its cacerts keeps changeit on purpose (no web tier parameter carries a password); the
+        # one well-known password flagged is that of Tomcat's browser-side connector keystore
+        # (changeit, as Tomcat's example server.xml has it), which the rollout replaces
         assert (webtier, "info", "expected_default_password") in found
-        assert (webtier, "warning", "default_password") not in found
+        flagged = [f.get("store", "") for h in data["hosts"] if h["name"] == webtier
+                   for f in h["findings"] if f["code"] == "default_password"]
+        assert len(flagged) == 1 and flagged[0].endswith("/tomcat/conf/localhost-rsa.jks"), flagged
     assert data["summary"]["findings"]["critical"] >= 2 * len(hosts["sm_servers"])
 
 
@@ -157,6 +161,14 @@ def test_after_rollout_no_critical_finding_and_every_host_shown(after):
         allowlist = next(s for s in server["stores"] if s["purpose"] == "allowlist")
         assert len(allowlist["entries"]) >= 1  # the web tiers' (and Windows clients') certificates
     assert all(h["next_expiry"]["days"] > 300 for h in servers)
+    # each web tier's browser side: the connector, its protocols, our certificate in its keystore
+    for web in [h for h in data["hosts"] if h["kind"] == "webtier"]:
+        assert [(c["port"], c["protocols"]) for c in web["connectors"]] == [
+            (8443, "TLSv1.2" if web["name"] == "web2.demo.invalid" else "TLSv1.2,TLSv1.3")]
+        browser = next(s for s in web["stores"] if s.get("browser_connector") == 8443)
+        [key] = [e for e in browser["entries"] if e["kind"] == "private_key"]
+        assert (key["subject"], key["issuer"]) == ("CN=" + web["name"], "CN=smtls demo CA")
+        assert "Browser-side HTTPS connectors (server.xml)" in after["html"].read_text()
 
 
 def test_second_run_and_check_run_change_nothing(after):
