@@ -77,6 +77,9 @@ FAIL_ACTIONS = ("ansible.builtin.fail", "fail")
 # Messages that consist of nothing but a message made elsewhere: (file pattern, the source of
 # the message expression) -> why no entry of their own is needed.
 OPAQUE = {
+    ("plugins/filter/smtls.py", "str(exc)"):
+        "smtls_mode and smtls_mode_layers pass a ModeError of smtls_modes.py on as "
+        "AnsibleFilterError; its message is catalogued where it is raised",
     ("plugins/modules/*.py", "str(exc)"):
         "every module's last `except` turns a domain error (KeystoreError, PkiError, FileProblem, "
         "SmIniError, WebTierError, ReportError...) into fail_json; its message is catalogued "

@@ -7,8 +7,51 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib.util
+import os
 import posixpath
 import re
+
+from ansible.errors import AnsibleFilterError
+
+
+def _module_utils(name):
+    """One of this repository's module_utils, for the controller (modules get it from Ansible)."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils",
+                        name + ".py")
+    spec = importlib.util.spec_from_file_location("smtls_filter_" + name, path)
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+_modes = _module_utils("smtls_modes")
+
+
+def smtls_mode(name):
+    """What the SSL mode asks (the mode table, module_utils/smtls_modes.py): ssl, client_auth,
+    trusted_clients, trusted_signon, client_certificate, client_certificate_per_host, rank."""
+    try:
+        return _modes.mode(name)
+    except _modes.ModeError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def smtls_mode_layers(layers, name, what="layers"):
+    """A mode's settings from a table of layers (each mode's additions to the one before)."""
+    try:
+        return _modes.layers_up_to(layers, name, what)
+    except _modes.ModeError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def smtls_webtiers_first(states, name):
+    """Whether the web tiers move before the servers, from the servers' states now
+    (sm_server_state: ssl, client_auth) and the mode to reach."""
+    states = [s for s in states or [] if s]
+    was_ssl = any(str(s.get("ssl")).lower() in ("true", "1", "yes") for s in states)
+    was_level = max([int(s.get("client_auth") or 0) for s in states] or [0])
+    return _modes.webtiers_first(was_ssl, was_level, name)
 
 
 def smtls_in_dir(path, base):
@@ -389,6 +432,8 @@ class FilterModule(object):
                 "smtls_progress": smtls_progress, "smtls_tls_problems": smtls_tls_problems,
                 "smtls_browser_connector_problem": smtls_browser_connector_problem,
                 "smtls_browser_https_plan": smtls_browser_https_plan,
+                "smtls_mode": smtls_mode, "smtls_mode_layers": smtls_mode_layers,
+                "smtls_webtiers_first": smtls_webtiers_first,
                 "smtls_ssl_protocols_for": smtls_ssl_protocols_for,
                 "smtls_merge_detected_cas": smtls_merge_detected_cas,
                 "smtls_ca_selectors": smtls_ca_selectors, "smtls_named_certs": smtls_named_certs,

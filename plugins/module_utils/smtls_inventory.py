@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_keystore_state as state
+from ansible.module_utils import smtls_modes as modes
 from ansible.module_utils import smtls_smini as smini
 from ansible.module_utils import smtls_webtier as webtier
 from ansible.module_utils import smtls_x509 as pki
@@ -225,13 +226,8 @@ def read_sm_ini(data):
 
 
 def ini_mode(settings):
-    """The SSL mode an sm.ini puts in effect."""
-    if settings.get("ssl", "0") != "1":
-        return "none"
-    level = settings.get("ssl_reqClientAuth", "0")
-    if level == "2":
-        return "trusted_signon" if settings.get("trustedsignon") == "1" else "trusted_clients"
-    return "client_auth" if level == "1" else "encryption"
+    """The SSL mode an sm.ini puts in effect (the mode table reads it)."""
+    return modes.from_server_settings(settings)
 
 
 # --- web tier ------------------------------------------------------------------------------

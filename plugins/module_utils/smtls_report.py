@@ -24,6 +24,7 @@ import hashlib
 import json
 from html import escape
 
+from ansible.module_utils import smtls_modes as modes
 from ansible.module_utils import smtls_x509 as pki
 
 FORMAT = "smtls-report/1"
@@ -70,10 +71,8 @@ FINDINGS = {
 }
 
 KINDS = {"server": "SM server", "webtier": "web tier", "windows_client": "Windows client"}
-TRUSTED_MODES = ("trusted_clients", "trusted_signon")
-# What a web tier's settings show of each mode (client_auth and trusted_clients look alike).
-WEBTIER_VIEW = {"none": "none", "encryption": "encryption", "client_auth": "client_certificate",
-                "trusted_clients": "client_certificate", "trusted_signon": "trusted_signon"}
+# The modes with an allowlist on the servers (the mode table says which).
+TRUSTED_MODES = tuple(name for name in modes.NAMES if modes.MODES[name]["trusted_clients"])
 
 
 class ReportError(Exception):
@@ -313,7 +312,7 @@ def _host_from_record(record, clients, at):
                 "sm_webtier_webapp_dir)")))
         else:
             host["mode"]["in_effect"] = tier.get("mode")
-            wanted = WEBTIER_VIEW.get(mode)
+            wanted = modes.webtier_view(mode) if mode in modes.MODES else None
             if wanted and tier.get("mode") != wanted:
                 findings.append(_finding("mode_drift", "the web tier settings put %s in effect, "
                                          "mode %s needs %s" % (tier.get("mode"), mode, wanted)))

@@ -250,7 +250,8 @@ def test_tls_problem_names_the_service_whose_jre_it_is():
 def test_browser_https_plan_says_what_the_connector_gets_or_why_it_stays():
     connector = dict(port=8443, keystore="/t/conf/a.jks")
     jre = dict(version="1.8.0_202", source="release")
-    line = smtls_browser_https_plan(connector, True, ["TLSv1.2"], jre, ["web1", "web1", "w.example"], False, "")
+    line = smtls_browser_https_plan(connector, True, ["TLSv1.2"], jre, ["web1", "web1", "w.example"],
+                                    False, "")
     assert line == ("connector 8443 (/t/conf/a.jks): certificate from the fleet CA for web1, w.example; "
                     "protocols TLSv1.2 - Tomcat JRE 1.8.0_202 (release); not probed (smtls does not "
                     "restart Tomcat here)")

@@ -1,0 +1,99 @@
+"""One mode model: the table in module_utils/smtls_modes.py is what every list of modes, every
+layer table and the order logic follow. These checks fail when anything drifts from it."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible.module_utils import smtls_modes as modes
+from ansible.module_utils import smtls_report as report
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "plugins" / "filter"))
+from smtls import smtls_mode, smtls_mode_layers, smtls_webtiers_first  # noqa: E402
+
+MODE_NAMES = list(modes.NAMES)
+
+
+def _choices(node, found, where):
+    if isinstance(node, dict):
+        choices = node.get("choices")
+        if isinstance(choices, list) and "trusted_signon" in choices:
+            found.append((where, choices))
+        for key, value in node.items():
+            _choices(value, found, "%s.%s" % (where, key))
+    elif isinstance(node, list):
+        for item in node:
+            _choices(item, found, where)
+
+
+def test_every_argument_spec_lists_the_modes_of_the_table_in_its_order():
+    found = []
+    for spec in sorted(ROOT.glob("roles/*/meta/argument_specs.yml")):
+        _choices(yaml.safe_load(spec.read_text()), found, spec.parent.parent.name)
+    assert len(found) >= 4  # smtls, sm_server, sm_webtier, sm_windows_client
+    for where, choices in found:
+        assert choices == MODE_NAMES, where
+
+
+@pytest.mark.parametrize("role,table", [("sm_server", "__sm_server_ini_layers"),
+                                        ("sm_webtier", "__sm_webtier_settings_layers")])
+def test_every_layer_table_names_exactly_the_modes(role, table):
+    layers = yaml.safe_load((ROOT / "roles" / role / "vars/main.yml").read_text())[table]
+    assert list(layers) == MODE_NAMES
+
+
+def test_no_role_keeps_a_mode_table_of_its_own():
+    for path in ROOT.glob("roles/*/vars/main.yml"):
+        text = path.read_text()
+        assert "_modes:" not in text and "mode_order" not in text, path
+        assert "smtls_ssl_mode | smtls_mode }}" in text or "smtls_mode" not in text, path
+
+
+def test_the_table_asks_more_at_each_step():
+    ranks = [modes.mode(name) for name in MODE_NAMES]
+    for before, after in zip(ranks, ranks[1:]):
+        assert after["client_auth"] >= before["client_auth"]
+        assert after["ssl"] >= before["ssl"] and after["trusted_clients"] >= before["trusted_clients"]
+    assert [m["rank"] for m in ranks] == list(range(len(MODE_NAMES)))
+
+
+def test_layers_combine_up_to_the_mode_and_refuse_a_table_that_drifted():
+    layers = {name: {name: True} for name in MODE_NAMES}
+    assert smtls_mode_layers(layers, "client_auth") == {"none": True, "encryption": True,
+                                                         "client_auth": True}
+    with pytest.raises(Exception, match="add or remove the layer"):
+        smtls_mode_layers(dict(layers, extra={}), "none")
+    with pytest.raises(Exception, match="unknown SSL mode 'tls_only'"):
+        smtls_mode("tls_only")
+
+
+@pytest.mark.parametrize("states,mode,first", [
+    ([], "trusted_clients", False),                                   # a fresh fleet: servers first
+    ([{"ssl": True, "client_auth": 0}], "client_auth", True),         # asks more: web tiers first
+    ([{"ssl": True, "client_auth": 2}], "client_auth", False),        # asks less
+    ([{"ssl": "True", "client_auth": "1"}], "none", True),            # SSL off: web tiers first
+    ([{"ssl": False, "client_auth": 0}], "trusted_signon", False),    # SSL on: servers first
+])
+def test_which_side_moves_first_follows_the_table(states, mode, first):
+    assert smtls_webtiers_first(states, mode) is first
+
+
+def test_readers_follow_the_table():
+    assert report.TRUSTED_MODES == ("trusted_clients", "trusted_signon")
+    assert [modes.webtier_view(name) for name in MODE_NAMES] == [
+        "none", "encryption", "client_certificate", "client_certificate", "trusted_signon"]
+    for name in MODE_NAMES:  # sm.ini written for a mode reads back as that mode
+        wanted = modes.mode(name)
+        settings = {"ssl": "1" if wanted["ssl"] else "0", "ssl_reqClientAuth": str(wanted["client_auth"]),
+                    "trustedsignon": "1" if wanted["trusted_signon"] else "0"}
+        assert modes.from_server_settings(settings) == name
+
+
+def test_the_readme_mode_table_has_a_row_per_mode():
+    readme = (ROOT / "README.md").read_text()
+    rows = [line.split("|")[1].strip().strip("`") for line in readme.splitlines()
+            if line.startswith("| `") and "` |" in line]
+    assert [row for row in rows if row in MODE_NAMES] == MODE_NAMES
