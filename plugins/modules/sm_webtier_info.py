@@ -151,7 +151,9 @@ def connectors(server_xml, catalina_base, wanted_password=None):
         connector.update(keystore=None, keystore_found=False, keystore_opens=False)
         if keystore:
             connector["keystore"] = web.tomcat_path(keystore, catalina_base or "")
-            content = read_optional(connector["keystore"], "keystore of connector %d" % connector["port"])
+            # a keystore (or its directory) that is not there is a finding for the preflight
+            content = (read_optional(connector["keystore"], "keystore of connector %d" % connector["port"])
+                       if os.path.isfile(connector["keystore"]) else None)
             connector["keystore_found"] = content is not None
             if content is not None:
                 for password in (connector["keystore_password"], wanted_password):
