@@ -26,6 +26,29 @@ def _module_utils(name):
 
 
 _modes = _module_utils("smtls_modes")
+_pki = _module_utils("smtls_x509")
+
+
+def smtls_certificate_decision(current_chain, ca_certificate, accepted=None, common=None, dns=None,
+                               ips=None, renew_days=30):
+    """Whether a host's installed certificate stays, and why not (the engine's decision, made on
+    the controller from what the host read, without a module run): {action keep | issue, reason,
+    reason_text, chain (the one that stays, or ""), sha256}. ca_certificate: our CA (PEM);
+    accepted: other CAs a certificate may still come from (a rotation)."""
+    try:
+        current = (_pki.order_chain(_pki.parse_pem_certs(current_chain, "the chain of %s" % common))
+                   if (current_chain or "").strip() else [])
+        cas = [_pki.parse_pem_certs(pem, "CA certificate")[0]
+               for pem in [ca_certificate] + list(accepted or []) if (pem or "").strip()]
+    except _pki.PkiError as exc:
+        raise AnsibleFilterError(str(exc))
+    issue, reason = _pki.decide(current, list(dns or []), list(ips or []), cas, int(renew_days),
+                                common=common)
+    decision = {"action": "issue" if issue else "keep", "reason": reason,
+                "reason_text": _pki.REASONS.get(reason, reason), "chain": "", "sha256": ""}
+    if not issue:
+        decision.update(chain=_pki.chain_pem(current), sha256=_pki.sha256_hex(current[0]))
+    return decision
 
 
 def smtls_mode(name):
@@ -280,6 +303,17 @@ def smtls_browser_https_plan(connector, managed, protocols, jre, names, probed, 
                           else "not probed (smtls does not restart Tomcat here)"))
 
 
+def smtls_trust_due(preflight_truststores=None):
+    """Whether a trust step (our CA into truststores, nothing removed) has anything to do, from
+    the preflight's check-mode read of the same stores in this run (sm_truststore's result): only
+    when that read found our CA missing somewhere - or when there is no such read to go by."""
+    stores = preflight_truststores.get("truststores") if isinstance(preflight_truststores, dict) else None
+    if stores is None:
+        return True
+    return any(str(action).startswith("add trusted_cert") for store in stores
+               for action in store.get("actions") or [])
+
+
 def smtls_derived_secret(secret, purpose):
     """A secret for one purpose derived from another (HMAC-SHA256, hex): what a managed host
     needs - the passphrase of the web tiers' shared key - without the CA passphrase it comes
@@ -433,6 +467,8 @@ class FilterModule(object):
                 "smtls_browser_connector_problem": smtls_browser_connector_problem,
                 "smtls_browser_https_plan": smtls_browser_https_plan,
                 "smtls_mode": smtls_mode, "smtls_mode_layers": smtls_mode_layers,
+                "smtls_certificate_decision": smtls_certificate_decision,
+                "smtls_trust_due": smtls_trust_due,
                 "smtls_webtiers_first": smtls_webtiers_first,
                 "smtls_ssl_protocols_for": smtls_ssl_protocols_for,
                 "smtls_merge_detected_cas": smtls_merge_detected_cas,

@@ -112,6 +112,17 @@ options:
   certificate_file:
     description: Where the chain for I(key_file) is kept. Defaults to I(key_file) with C(.crt).
     type: path
+  detected_issuers:
+    description:
+      - Issuers found on the hosts that are not ours (the vendor's sample CA), as the roles record
+        them (SHA-256 or subject) - public data, kept beside the CA in I(detected_issuers_file)
+        (JSON) in the same call that ensures the CA. An empty list leaves the file as it is.
+    type: list
+    elements: dict
+    default: []
+  detected_issuers_file:
+    description: Where I(detected_issuers) is kept (mode C(0644)).
+    type: path
 notes:
   - Check mode makes the same decision and signs in memory, without writing the CA or CSR files.
 seealso:
@@ -191,6 +202,10 @@ key_file:
   description: The controller-held key (never its content).
   returned: when key_file is given
   type: str
+detected_issuers_written:
+  description: Whether I(detected_issuers_file) was (or, in check mode, would be) written.
+  returned: always
+  type: bool
 certificate_file:
   description: Where the chain of the controller-held key is kept.
   returned: when key_file is given
@@ -201,6 +216,7 @@ key_rekeyed:
   type: bool
 """
 
+import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -231,7 +247,24 @@ ARGUMENT_SPEC = dict(
     key_file=dict(type="path"),
     key_passphrase=dict(type="str", no_log=True),
     certificate_file=dict(type="path"),
+    detected_issuers=dict(type="list", elements="dict", default=[]),
+    detected_issuers_file=dict(type="path"),
 )
+
+
+def record_detected_issuers(module, issuers, path):
+    """Keep the detected issuers beside the CA (as Ansible's to_nice_json writes them); whether
+    the file changes."""
+    if not issuers or not path:
+        return False
+    content = (json.dumps(issuers, indent=4, sort_keys=True, separators=(",", ": "), ensure_ascii=False)
+               + "\n").encode("utf-8")
+    # a new CA's directory exists only once it is written (not at all in check mode)
+    if os.path.isdir(os.path.dirname(path)) and read_optional(path, "detected issuers") == content:
+        return False
+    if not module.check_mode:
+        write_atomic(module, path, content, mode=0o644)
+    return True
 
 
 def main():
@@ -254,7 +287,10 @@ def main():
                              new_key_pem.encode("ascii"))
                 write_atomic(module, os.path.join(p["ca_dir"], authority.CA_CERT),
                              pki.cert_pem(ca.cert).encode("ascii"), mode=0o644)
+        recorded = record_detected_issuers(module, p["detected_issuers"], p["detected_issuers_file"])
+        changed = changed or recorded
         result = dict(ca_certificate=pki.cert_pem(ca.cert), ca_sha256=ca.sha256,
+                      detected_issuers_written=recorded,
                       ca_created=ca.created, ca_key_missing=ca.key_missing,
                       ca_subject=ca.cert.subject.rfc4514_string(),
                       ca_not_after=pki.not_after(ca.cert).isoformat())

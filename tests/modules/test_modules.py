@@ -5,6 +5,7 @@ spec, results as JSON); the keystore files on disk are the evidence.
 """
 
 import hashlib
+import json
 import os
 
 import pytest
@@ -341,3 +342,21 @@ def test_check_mode_predicts_the_restart_from_the_changes_it_is_told_of(tmp_path
     # a real run trusts only the record: the modules wrote there what they changed
     assert not module_result(sm_pending_restart, dict(path=record, files=told))["pending"]
     assert not os.path.exists(record)
+
+
+def test_the_ca_call_records_the_detected_issuers_beside_the_ca(tmp_path):
+    ca_dir = tmp_path / "ca"
+    record = ca_dir / "detected-issuers.json"
+    issuers = [{"sha256": "ab" * 32, "subject": "CN=Sample CA (fictitious)", "first_seen_on": "sm1"}]
+    args = dict(ca_dir=str(ca_dir), ca_passphrase="ca-Pass-1", ca_create=True,
+                detected_issuers=issuers, detected_issuers_file=str(record))
+    checked = module_result(sm_certificate, args, check_mode=True)
+    assert checked["changed"] and checked["detected_issuers_written"] and not ca_dir.exists()
+    first = module_result(sm_certificate, args)
+    assert first["detected_issuers_written"] and json.loads(record.read_text()) == issuers
+    assert oct(record.stat().st_mode & 0o777) == "0o644"  # public data
+    again = module_result(sm_certificate, args)
+    assert not again["changed"] and not again["detected_issuers_written"]
+    # nothing found this time: the record stays as it is
+    kept = module_result(sm_certificate, dict(args, detected_issuers=[]))
+    assert not kept["changed"] and json.loads(record.read_text()) == issuers

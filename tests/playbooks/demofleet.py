@@ -11,14 +11,21 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO_HTTP_BASE, DEMO_HTTPS_BASE = 23080, 23443
 
 
+def playbook_path(name):
+    """A playbook of the rollout (playbooks/), or the demo fleet's (tests/demo_fleet.yml, beside the
+    test double it uses); a path as it is."""
+    if os.path.isabs(str(name)):
+        return Path(name)
+    candidates = [ROOT / "playbooks" / name, ROOT / "tests" / name]
+    return next((p for p in candidates if p.exists()), candidates[0])
+
+
 def run_playbook(fleet, name, *args, inventory=None, expect_ok=True, env=None):
     """ansible-playbook on a demo fleet; name is a playbook of the repository or a path;
     env: variables to set on top of this environment."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_FORCE_COLOR="0", **(env or {}))
-    # the rollout's playbooks, and the demo fleet's (tests/demo_fleet.yml, beside the test double)
-    candidates = [ROOT / "playbooks" / name, ROOT / "tests" / name]
-    path = name if os.path.isabs(str(name)) else next((p for p in candidates if p.exists()), candidates[0])
+    path = playbook_path(name)
     command = [str(Path(sys.executable).parent / "ansible-playbook"),
                "-i", str(inventory or ROOT / "inventories/demo"), str(path),
                "-e", "smtls_demo_dir=%s" % fleet, "-e", "smtls_demo_http_base=%d" % DEMO_HTTP_BASE,

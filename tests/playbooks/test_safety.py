@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from demofleet import recap, tree_digest
+from demofleet import playbook_path, recap, tree_digest
 
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_probe as tls
@@ -55,7 +55,7 @@ def inventory(fleet):
 
 def command(fleet, playbook, *args):
     return [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory(fleet)),
-            str(ROOT / "playbooks" / playbook), "-e", "smtls_demo_dir=%s" % fleet,
+            str(playbook_path(playbook)), "-e", "smtls_demo_dir=%s" % fleet,
             "-e", "smtls_demo_http_base=%d" % HTTP_BASE, "-e", "smtls_demo_https_base=%d" % HTTPS_BASE,
             *args]
 

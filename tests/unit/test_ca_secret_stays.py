@@ -34,7 +34,9 @@ def test_every_task_given_the_ca_passphrase_runs_on_the_controller():
             if "smtls_ca_passphrase" in yaml.safe_dump(args):
                 given.append((path.relative_to(ROOT), task.get("name")))
                 assert task.get("delegate_to") == "localhost", (path, task.get("name"))
-    assert len(given) >= 5, given  # the CA role, identity signing, previews: the guard ran
+    # the CA role, identity signing, the shared web tier certificate: the guard ran (certificate
+    # decisions are made by a filter from the CA certificate, with no passphrase at all)
+    assert len(given) >= 3, given
 
 
 def test_the_shared_web_tier_key_has_its_own_passphrase():

@@ -10,7 +10,7 @@ from ansible.module_utils import smtls_x509 as pki
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
 from smtls import (  # noqa: E402
     smtls_batch_problem, smtls_browser_connector_problem, smtls_browser_https_plan, smtls_ca_selectors,
-    smtls_clients_without_ca_problem, smtls_in_dir,
+    smtls_certificate_decision, smtls_clients_without_ca_problem, smtls_in_dir, smtls_trust_due,
     smtls_key_entry, smtls_key_problem, smtls_leftover_notes, smtls_leftover_problems,
     smtls_merge_detected_cas, smtls_module_available, smtls_named_certs, smtls_progress,
     smtls_ssl_protocols_for, smtls_tls_problems, smtls_truststores_in, smtls_written)
@@ -259,3 +259,35 @@ def test_browser_https_plan_says_what_the_connector_gets_or_why_it_stays():
         "left as it is: server.xml has no HTTPS connector serving a Java keystore"
     assert smtls_browser_https_plan(connector, False, [], {}, [], False, "the mode has no SSL") == \
         "left as it is: the mode has no SSL"
+
+
+def test_certificate_decision_on_the_controller_keeps_or_says_why(ca, sample_ca):
+    key, cert = ca.issue("sm1.example.invalid", dns=["sm1.example.invalid"])
+    chain = pki.chain_pem([cert, ca.cert])
+    name = "sm1.example.invalid"
+    kept = smtls_certificate_decision(chain, ca.pem, [], name, [name], [], 30)
+    assert (kept["action"], kept["reason"], kept["sha256"]) == ("keep", "valid", pki.sha256_hex(cert))
+    assert kept["chain"].startswith("-----BEGIN CERTIFICATE-----")
+    renamed = smtls_certificate_decision(chain, ca.pem, [], name, ["other.example.invalid"], [], 30)
+    assert (renamed["action"], renamed["reason"], renamed["chain"]) == ("issue", "names_differ", "")
+    _, sample = sample_ca.issue("sample.servicemanager.invalid")
+    foreign = smtls_certificate_decision(pki.cert_pem(sample), ca.pem, [], None,
+                                         ["sample.servicemanager.invalid"])
+    assert foreign["reason"] == "other_issuer"
+    # a CA being replaced, accepted during a rotation
+    assert smtls_certificate_decision(pki.cert_pem(sample), ca.pem, [sample_ca.pem], None,
+                                      ["sample.servicemanager.invalid"])["action"] == "keep"
+    assert smtls_certificate_decision("", ca.pem)["reason"] == "missing"
+    with pytest.raises(Exception, match="no PEM certificate|PEM"):
+        smtls_certificate_decision("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+                                   ca.pem)
+
+
+@pytest.mark.parametrize("read,due", [
+    ({}, True),                                                       # no preflight read: do it
+    ({"skipped": True}, True),
+    ({"truststores": [{"actions": []}, {"actions": ["remove trusted_cert x (sha256 1): untrusted"]}]}, False),
+    ({"truststores": [{"actions": []}, {"actions": ["add trusted_cert smtls-ca (sha256 1, CN=x)"]}]}, True),
+])
+def test_trust_step_due_only_when_the_preflight_found_our_ca_missing(read, due):
+    assert smtls_trust_due(read) is due
