@@ -314,6 +314,14 @@ def smtls_trust_due(preflight_truststores=None):
                for action in store.get("actions") or [])
 
 
+def smtls_unchanged(result):
+    """Whether a registered result of this run (the preflight's check-mode call, or an earlier run
+    of the same call) found nothing to change: then the same call, with the same inputs and
+    nothing written on the host since but restart-recorded files, has nothing to do either."""
+    return (isinstance(result, dict) and "changed" in result and result.get("changed") is False
+            and not result.get("skipped") and not result.get("failed"))
+
+
 def smtls_derived_secret(secret, purpose):
     """A secret for one purpose derived from another (HMAC-SHA256, hex): what a managed host
     needs - the passphrase of the web tiers' shared key - without the CA passphrase it comes
@@ -468,7 +476,7 @@ class FilterModule(object):
                 "smtls_browser_https_plan": smtls_browser_https_plan,
                 "smtls_mode": smtls_mode, "smtls_mode_layers": smtls_mode_layers,
                 "smtls_certificate_decision": smtls_certificate_decision,
-                "smtls_trust_due": smtls_trust_due,
+                "smtls_trust_due": smtls_trust_due, "smtls_unchanged": smtls_unchanged,
                 "smtls_webtiers_first": smtls_webtiers_first,
                 "smtls_ssl_protocols_for": smtls_ssl_protocols_for,
                 "smtls_merge_detected_cas": smtls_merge_detected_cas,

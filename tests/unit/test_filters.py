@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter
 from smtls import (  # noqa: E402
     smtls_batch_problem, smtls_browser_connector_problem, smtls_browser_https_plan, smtls_ca_selectors,
     smtls_certificate_decision, smtls_clients_without_ca_problem, smtls_in_dir, smtls_trust_due,
+    smtls_unchanged,
     smtls_key_entry, smtls_key_problem, smtls_leftover_notes, smtls_leftover_problems,
     smtls_merge_detected_cas, smtls_module_available, smtls_named_certs, smtls_progress,
     smtls_ssl_protocols_for, smtls_tls_problems, smtls_truststores_in, smtls_written)
@@ -291,3 +292,15 @@ def test_certificate_decision_on_the_controller_keeps_or_says_why(ca, sample_ca)
 ])
 def test_trust_step_due_only_when_the_preflight_found_our_ca_missing(read, due):
     assert smtls_trust_due(read) is due
+
+
+@pytest.mark.parametrize("result,unchanged", [
+    ({"changed": False, "files": []}, True),
+    ({"changed": True}, False),
+    ({"changed": False, "skipped": True}, False),     # a skipped call found nothing out
+    ({"changed": False, "failed": True}, False),
+    ({}, False),                                       # no call of this run to go by
+    (None, False),
+])
+def test_a_step_is_left_out_only_when_a_call_of_this_run_found_nothing_to_change(result, unchanged):
+    assert smtls_unchanged(result) is unchanged
