@@ -24,6 +24,7 @@ from ansible.module_utils import smtls_modes as modes
 from ansible.module_utils import smtls_smini as smini
 from ansible.module_utils import smtls_webtier as webtier
 from ansible.module_utils import smtls_x509 as pki
+from ansible.module_utils.smtls_files import check_writable, read_optional
 
 # Store passwords anyone can look up: the JDK's, and the example values of the vendor's
 # documentation and certificate tool (reference section 5). Not secrets - the point is to
@@ -110,6 +111,35 @@ def foreign_issuer(entry, known_cas):
             found["sha256"] = pki.sha256_hex(cert)
             break
     return found
+
+
+def keystore_info(path, password=None, fallback_passwords=(), store_type=None, return_pem=False,
+                  known_cas=None, writable=False):
+    """What a keystore holds, read only (sm_keystore_info, and the hosts' installation reads):
+    {exists, type, entries, password_used}. password_used is primary, fallback or none; each
+    entry as entry_summary gives it, with chain_pem (return_pem) and, with known_cas (PEM list),
+    a key entry's foreign_issuer. Raises KeystoreError, PkiError or FileProblem."""
+    data = read_optional(path, "keystore")
+    if writable:
+        check_writable(path, "keystore", len(data or b"") + 65536, backup=True)
+    if data is None:
+        return dict(exists=False, entries=[])
+    keystore, used = state.open_keystore(data, password, fallback_passwords or [], path)
+    password_used = "none" if password is None else ("primary" if used == password else "fallback")
+    if store_type and store_type != keystore.store_type:
+        raise ks.UnsupportedKeystore(
+            "%s is a %s keystore, not %s; fix the configured type (keystoreType / "
+            "truststoreType) or convert the file" % (path, keystore.store_type, store_type))
+    known = None if known_cas is None else parse_known_cas(known_cas)
+    entries = []
+    for entry in keystore.entries:
+        summary = state.entry_summary(entry)
+        if return_pem:
+            summary["chain_pem"] = pki.chain_pem(entry.chain)
+        if known is not None and entry.kind == "private_key":
+            summary["foreign_issuer"] = foreign_issuer(entry, known)
+        entries.append(summary)
+    return dict(exists=True, type=keystore.store_type, entries=entries, password_used=password_used)
 
 
 def open_for_report(data, candidates):

@@ -146,9 +146,8 @@ entries:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_keystore as ks
-from ansible.module_utils import smtls_keystore_state as state
 from ansible.module_utils import smtls_x509 as pki
-from ansible.module_utils.smtls_files import FileProblem, check_writable, read_optional
+from ansible.module_utils.smtls_files import FileProblem
 
 
 ARGUMENT_SPEC = dict(
@@ -167,36 +166,13 @@ def main():
         argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
-    path = module.params["path"]
+    p = module.params
     try:
-        data = read_optional(path, "keystore")
-        if module.params["writable"]:
-            check_writable(path, "keystore", len(data or b"") + 65536, backup=True)
-        if data is None:
-            module.exit_json(changed=False, exists=False, entries=[])
-        password = module.params["password"]
-        keystore, used = state.open_keystore(data, password, module.params["fallback_passwords"],
-                                             path)
-        password_used = "none" if password is None else ("primary" if used == password else "fallback")
-        if module.params["type"] and module.params["type"] != keystore.store_type:
-            raise ks.UnsupportedKeystore(
-                "%s is a %s keystore, not %s; fix the configured type (keystoreType / "
-                "truststoreType) or convert the file" % (path, keystore.store_type,
-                                                         module.params["type"]))
-        known = module.params["known_cas"]
-        known_cas = None if known is None else inv.parse_known_cas(known)
-        entries = []
-        for entry in keystore.entries:
-            summary = state.entry_summary(entry)
-            if module.params["return_pem"]:
-                summary["chain_pem"] = pki.chain_pem(entry.chain)
-            if known_cas is not None and entry.kind == "private_key":
-                summary["foreign_issuer"] = inv.foreign_issuer(entry, known_cas)
-            entries.append(summary)
+        info = inv.keystore_info(p["path"], p["password"], p["fallback_passwords"], p["type"],
+                                 p["return_pem"], p["known_cas"], p["writable"])
     except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, exists=True, type=keystore.store_type, entries=entries,
-                     password_used=password_used)
+    module.exit_json(changed=False, **info)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,32 @@ options:
       - The server's C(sm.cfg). Absent - C(servlets) is empty and the roles use the ports of
         the inventory. A malformed port on a servlet line is an error naming the line.
     type: path
+  keystore:
+    description:
+      - The server keystore, read in the same call as M(sm_keystore_info) reads it (the preflight's
+        read, which the rollout then reuses) - returned as C(keystore).
+    type: dict
+    suboptions:
+      path:
+        description: The keystore file.
+        type: path
+        required: true
+      password:
+        description: Its wanted password.
+        type: str
+      fallback_passwords:
+        description: Passwords it may have now (the vendor's).
+        type: list
+        elements: str
+        default: []
+      known_cas:
+        description: CAs that are ours (PEM); a key entry's issuer outside them is its C(foreign_issuer).
+        type: list
+        elements: str
+      writable:
+        description: Refuse a keystore that could not be replaced.
+        type: bool
+        default: false
 notes:
   - Supports check mode (it never changes anything).
 seealso:
@@ -74,6 +100,12 @@ jre:
     tls13:
       description: Whether this JRE can enable TLSv1.3 (Java 11+, 8u261+); null when unknown.
       type: bool
+keystore:
+  description:
+    - With I(keystore) - as M(sm_keystore_info) returns it (exists, type, entries with chain_pem,
+      password_used), or C(error) - the message M(sm_keystore_info) would fail with.
+  returned: when I(keystore) is given
+  type: dict
 servlets:
   description: The servlets of I(sm_cfg), in file order; empty without the file.
   returned: always
@@ -97,11 +129,24 @@ servlets:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_jre as jre
+from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_x509 as pki
 from ansible.module_utils import smtls_smcfg as smcfg
 from ansible.module_utils.smtls_files import FileProblem, read_optional
 
-ARGUMENT_SPEC = dict(jre_dir=dict(type="path", required=True), sm_cfg=dict(type="path"))
+ARGUMENT_SPEC = dict(
+    jre_dir=dict(type="path", required=True),
+    sm_cfg=dict(type="path"),
+    keystore=dict(type="dict", options=dict(
+        path=dict(type="path", required=True),
+        password=dict(type="str", no_log=True),
+        fallback_passwords=dict(type="list", elements="str", default=[], no_log=True),
+        known_cas=dict(type="list", elements="str"),
+        writable=dict(type="bool", default=False),
+    )),
+)
 
 
 def main():
@@ -120,8 +165,17 @@ def main():
             servlets = smcfg.parse(data, path)
     except (smcfg.SmCfgError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, jre=jre.detect(module.params["jre_dir"], run_java),
-                     servlets=servlets)
+    result = dict(changed=False, jre=jre.detect(module.params["jre_dir"], run_java), servlets=servlets)
+    store = module.params["keystore"]
+    if store:
+        try:
+            result["keystore"] = inv.keystore_info(store["path"], store["password"],
+                                                   store["fallback_passwords"], return_pem=True,
+                                                   known_cas=store["known_cas"], writable=store["writable"])
+        except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
+            # the preflight reports it after the checks that name a wrong path more plainly
+            result["keystore"] = dict(error=str(exc))
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

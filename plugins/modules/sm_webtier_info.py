@@ -111,15 +111,20 @@ https_connectors:
     keystore_opens:
       description: Whether the keystore opens with its password (or with I(keystore_password)).
       type: bool
+    read:
+      description: When it opens - the keystore as M(sm_keystore_info) reads it with I(return_pem).
+      type: dict
 """
 
 import glob
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_jre as jre
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_webtier as web
+from ansible.module_utils import smtls_x509 as pki
 from ansible.module_utils.smtls_files import FileProblem, read_optional
 
 ARGUMENT_SPEC = dict(
@@ -152,18 +157,16 @@ def connectors(server_xml, catalina_base, wanted_password=None):
         if keystore:
             connector["keystore"] = web.tomcat_path(keystore, catalina_base or "")
             # a keystore (or its directory) that is not there is a finding for the preflight
-            content = (read_optional(connector["keystore"], "keystore of connector %d" % connector["port"])
-                       if os.path.isfile(connector["keystore"]) else None)
-            connector["keystore_found"] = content is not None
-            if content is not None:
-                for password in (connector["keystore_password"], wanted_password):
-                    try:
-                        if password is not None:
-                            ks.load(content, password)
-                            connector["keystore_opens"] = True
-                            break
-                    except ks.KeystoreError:
-                        pass
+            connector["keystore_found"] = os.path.isfile(connector["keystore"])
+            if connector["keystore_found"]:
+                try:
+                    # as sm_keystore_info reads it: the identity flow reuses this read
+                    connector["read"] = inv.keystore_info(
+                        connector["keystore"], connector["keystore_password"],
+                        [wanted_password] if wanted_password is not None else [], return_pem=True)
+                    connector["keystore_opens"] = True
+                except (ks.KeystoreError, pki.PkiError):
+                    pass
         found.append(connector)
     return found
 
