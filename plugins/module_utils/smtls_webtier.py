@@ -378,6 +378,10 @@ def _connectors(text):
     return found
 
 
+def _serves_tls(connector):
+    return connector.get("SSLEnabled", "false").strip().lower() == "true"
+
+
 def _chosen_host_config(connector):
     """(index, element) of the SSLHostConfig Tomcat uses by default, or (None, None)."""
     hosts = [child for child in connector if child.tag == "SSLHostConfig"]
@@ -390,15 +394,16 @@ def _chosen_host_config(connector):
     return 0, hosts[0]
 
 
-def https_connectors(text):
+def https_connectors(text, catalina_base=None):
     """Every connector of server.xml that serves TLS (SSLEnabled="true"), in file order:
     {port, form, keystore_file, keystore_password, keystore_type, key_alias, protocols,
-    certificate_files, host_configs}. form is SSLHostConfig (Tomcat 8.5+) or Connector (the
-    older attributes on the connector itself); keystore_file is None where the connector
-    serves PEM files or names no keystore (smtls manages Java keystores only)."""
+    certificate_files, host_configs}, and with catalina_base, keystore (keystore_file as Tomcat
+    resolves it). form is SSLHostConfig (Tomcat 8.5+) or Connector (the older attributes on the
+    connector itself); keystore_file is None where the connector serves PEM files or names no
+    keystore (smtls manages Java keystores only)."""
     found = []
     for _start, _end, connector in _connectors(text):
-        if connector.get("SSLEnabled", "false").strip().lower() != "true":
+        if not _serves_tls(connector):
             continue
         try:
             port = int(connector.get("port", ""))
@@ -427,6 +432,9 @@ def https_connectors(text):
         entry["port"] = port
         entry["keystore_password"] = entry["keystore_password"] or TOMCAT_KEYSTORE_PASSWORD
         entry["keystore_type"] = entry["keystore_type"] or TOMCAT_KEYSTORE_TYPE
+        if catalina_base is not None:
+            entry["keystore"] = (tomcat_path(entry["keystore_file"], catalina_base)
+                                 if entry["keystore_file"] else None)
         found.append(entry)
     return found
 
@@ -462,8 +470,7 @@ _CERTIFICATE_TAG = re.compile(r"<Certificate\b[^>]*>", re.S)
 def _https_connector(text, port):
     """(start, end, element) of the HTTPS connector on port."""
     for start, end, connector in _connectors(text):
-        if connector.get("port") == str(port) and \
-                connector.get("SSLEnabled", "false").strip().lower() == "true":
+        if connector.get("port") == str(port) and _serves_tls(connector):
             return start, end, connector
     raise WebTierError("no HTTPS connector (SSLEnabled=\"true\") on port %s in server.xml" % port)
 

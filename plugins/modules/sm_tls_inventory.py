@@ -354,13 +354,12 @@ def read_tomcat(path, catalina_base, stores, selectors, known_cas, well_known):
     try:
         text = data.decode("utf-8")
         webtier.check_xml(text, path)
-        connectors = webtier.https_connectors(text)
+        connectors = webtier.https_connectors(text, catalina_base)
     except (UnicodeDecodeError, webtier.WebTierError) as exc:
         tomcat["error"] = "%s: %s" % (path, exc)
         return tomcat
     for connector in connectors:
-        keystore = (webtier.tomcat_path(connector["keystore_file"], catalina_base)
-                    if connector["keystore_file"] else None)
+        keystore = connector["keystore"]
         tomcat["connectors"].append({"port": connector["port"], "form": connector["form"],
                                      "keystore": keystore, "protocols": connector["protocols"]})
         if not keystore:

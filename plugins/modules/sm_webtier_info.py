@@ -151,22 +151,20 @@ def connectors(server_xml, catalina_base, wanted_password=None):
     text = data.decode("utf-8")
     web.check_xml(text, server_xml)
     found = []
-    for connector in web.https_connectors(text):
-        keystore = connector.pop("keystore_file")
-        connector.update(keystore=None, keystore_found=False, keystore_opens=False)
-        if keystore:
-            connector["keystore"] = web.tomcat_path(keystore, catalina_base or "")
-            # a keystore (or its directory) that is not there is a finding for the preflight
-            connector["keystore_found"] = os.path.isfile(connector["keystore"])
-            if connector["keystore_found"]:
-                try:
-                    # as sm_keystore_info reads it: the identity flow reuses this read
-                    connector["read"] = inv.keystore_info(
-                        connector["keystore"], connector["keystore_password"],
-                        [wanted_password] if wanted_password is not None else [], return_pem=True)
-                    connector["keystore_opens"] = True
-                except (ks.KeystoreError, pki.PkiError):
-                    pass
+    for connector in web.https_connectors(text, catalina_base or ""):
+        del connector["keystore_file"]
+        # a keystore (or its directory) that is not there is a finding for the preflight
+        connector["keystore_found"] = bool(connector["keystore"]) and os.path.isfile(connector["keystore"])
+        connector["keystore_opens"] = False
+        if connector["keystore_found"]:
+            try:
+                # as sm_keystore_info reads it: the identity flow reuses this read
+                connector["read"] = inv.keystore_info(
+                    connector["keystore"], connector["keystore_password"],
+                    [wanted_password] if wanted_password is not None else [], return_pem=True)
+                connector["keystore_opens"] = True
+            except (ks.KeystoreError, pki.PkiError):
+                pass
         found.append(connector)
     return found
 
