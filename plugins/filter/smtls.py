@@ -68,6 +68,15 @@ def smtls_mode_layers(layers, name, what="layers"):
         raise AnsibleFilterError(str(exc))
 
 
+def smtls_phase_steps(name):
+    """What the host roles' steps do in a phase of a run (module_utils/smtls_modes.py PHASES):
+    client_certificate_trust, client_certificate_apply, host_identity - identity-flow stages."""
+    try:
+        return _modes.phase(name)
+    except _modes.ModeError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 def smtls_webtiers_first(states, name):
     """Whether the web tiers move before the servers, from the servers' states now
     (sm_server_state: ssl, client_auth) and the mode to reach."""
@@ -475,6 +484,7 @@ class FilterModule(object):
                 "smtls_browser_connector_problem": smtls_browser_connector_problem,
                 "smtls_browser_https_plan": smtls_browser_https_plan,
                 "smtls_mode": smtls_mode, "smtls_mode_layers": smtls_mode_layers,
+                "smtls_phase_steps": smtls_phase_steps,
                 "smtls_certificate_decision": smtls_certificate_decision,
                 "smtls_trust_due": smtls_trust_due, "smtls_unchanged": smtls_unchanged,
                 "smtls_webtiers_first": smtls_webtiers_first,

@@ -88,3 +88,40 @@ def webtier_view(name):
     if wanted["trusted_signon"]:
         return "trusted_signon"
     return "client_certificate" if wanted["client_certificate"] else "encryption"
+
+
+# The phases a run goes through, and what each host role's steps do in each. site.yml runs
+# "rollout"; rotate_ca.yml runs "rotation_trust", "rotation_reissue" and "rotation_retire", in
+# that order. Every phase runs the same grid: each role's `trust` step (never restarts), then its
+# `apply` (or `retire`) step. The stages are those of the smtls identity flow:
+#   all      read, decide, and where due a new key, CSR, signature and install
+#   current  read and publish what is installed; nothing decided, nothing written
+#   issue    decide and sign, install later (published as the next certificate)
+#   install  install what the issue stage signed
+#   client_certificate_trust  the client certificate's stage in the trust step (web tiers and
+#                             Windows clients; servers build their allowlists from what it
+#                             publishes)
+#   client_certificate_apply  its stage in the apply step (all: only when no trust step of this
+#                             run made it)
+#   host_identity             the stage of the certificates a host serves (the SM server's, the
+#                             web tier's browser-side connector's)
+#   retire_previous_ca        the CA a rotation replaces leaves the stores and the client CAs
+_PHASE_TABLE = (
+    # name               client_certificate_trust  client_certificate_apply  host_identity retire_previous_ca
+    ("rollout",          "all",                    "all",                    "all",        False),
+    ("rotation_trust",   "current",                "current",                "current",    False),
+    ("rotation_reissue", "issue",                  "install",                "all",        False),
+    ("rotation_retire",  "all",                    "all",                    "all",        True),
+)
+PHASE_NAMES = tuple(row[0] for row in _PHASE_TABLE)
+PHASES = dict(
+    (name, dict(name=name, client_certificate_trust=trust, client_certificate_apply=apply_stage,
+                host_identity=identity, retire_previous_ca=retire))
+    for name, trust, apply_stage, identity, retire in _PHASE_TABLE)
+
+
+def phase(name):
+    """What the host roles' steps do in a phase of a run, as a dict (a copy)."""
+    if name not in PHASES:
+        raise ModeError("unknown phase %r: smtls_phase is one of %s" % (name, ", ".join(PHASE_NAMES)))
+    return dict(PHASES[name])

@@ -1,6 +1,7 @@
 """One mode model: the table in module_utils/smtls_modes.py is what every list of modes, every
 layer table and the order logic follow. These checks fail when anything drifts from it."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -97,3 +98,86 @@ def test_the_readme_mode_table_has_a_row_per_mode():
     rows = [line.split("|")[1].strip().strip("`") for line in readme.splitlines()
             if line.startswith("| `") and "` |" in line]
     assert [row for row in rows if row in MODE_NAMES] == MODE_NAMES
+
+
+# The grid: the phase table, the host roles' entry points, and the playbooks that run them.
+HOST_ROLES = ("sm_server", "sm_webtier", "sm_windows_client")
+GRID_STEPS = ("preflight", "trust", "apply", "retire", "report")
+STAGES = {"all", "issue", "install", "current"}
+
+
+def _phase_choices():
+    found = []
+    for role in HOST_ROLES:
+        spec = yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())
+        found.append((role, spec["argument_specs"]["main"]["options"]["smtls_phase"]["choices"]))
+    return found
+
+
+def test_every_host_role_lists_the_phases_of_the_table():
+    for role, choices in _phase_choices():
+        assert choices == list(modes.PHASE_NAMES), role
+
+
+def test_every_phase_names_identity_stages_the_identity_flow_knows():
+    spec = yaml.safe_load((ROOT / "roles/smtls/meta/argument_specs.yml").read_text())
+    known = set(spec["argument_specs"]["identity"]["options"]["smtls_identity_stage"]["choices"])
+    assert known == STAGES
+    for name in modes.PHASE_NAMES:
+        steps = modes.phase(name)
+        assert {steps["client_certificate_trust"], steps["client_certificate_apply"],
+                steps["host_identity"]} <= STAGES, name
+    # a certificate signed in a trust step is installed by the apply step of the same phase
+    for name in modes.PHASE_NAMES:
+        steps = modes.phase(name)
+        assert (steps["client_certificate_trust"] == "issue") == (steps["client_certificate_apply"] == "install")
+    with pytest.raises(modes.ModeError, match="smtls_phase is one of rollout"):
+        modes.phase("rotation")
+
+
+@pytest.mark.parametrize("role", HOST_ROLES)
+def test_every_host_role_has_the_grid_entry_points(role):
+    spec = yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())
+    entry_points = set(spec["argument_specs"])
+    assert entry_points == {"main", *GRID_STEPS}, role
+    for step in GRID_STEPS:
+        assert (ROOT / "roles" / role / "tasks" / (step + ".yml")).is_file(), (role, step)
+
+
+def _included(playbook):
+    """(role, tasks_from) of every role the plays of a playbook include or import."""
+    found = []
+    for play in yaml.safe_load((ROOT / "playbooks" / playbook).read_text()):
+        for task in play.get("tasks", []) + play.get("pre_tasks", []):
+            for key in ("ansible.builtin.include_role", "ansible.builtin.import_role"):
+                if key in task:
+                    found.append((task[key]["name"], task[key].get("tasks_from", "main")))
+        found += [(r["role"], "main") for r in play.get("roles", [])]
+    return found
+
+
+@pytest.mark.parametrize("playbook", ["grid.yml", "preflight.yml", "report.yml", "site.yml", "rotate_ca.yml"])
+def test_playbooks_reach_the_host_roles_only_through_grid_steps(playbook):
+    for role, step in _included(playbook):
+        if role in HOST_ROLES:
+            assert step in GRID_STEPS, (playbook, role, step)
+
+
+def test_site_and_rotation_run_the_same_grid():
+    def imports(playbook):
+        return [(p["ansible.builtin.import_playbook"], (p.get("vars") or {}).get("smtls_phase", "rollout"))
+                for p in yaml.safe_load((ROOT / "playbooks" / playbook).read_text())
+                if "ansible.builtin.import_playbook" in p]
+    assert imports("site.yml") == [("preflight.yml", "rollout"), ("grid.yml", "rollout")]
+    assert imports("rotate_ca.yml") == [("preflight.yml", "rollout")] + [
+        ("grid.yml", name) for name in modes.PHASE_NAMES if name.startswith("rotation_")]
+
+
+def test_no_role_reads_another_roles_private_variables():
+    # what one role publishes for another is a documented fact without the __ prefix
+    roles = [p.name for p in (ROOT / "roles").iterdir() if p.is_dir()]
+    for path in list((ROOT / "roles").glob("*/*/*.yml")) + list((ROOT / "playbooks").glob("*.yml")):
+        text = path.read_text()
+        owner = path.parts[len(ROOT.parts) + 1] if path.parts[len(ROOT.parts)] == "roles" else None
+        for name in set(re.findall(r"\b__(sm_server|sm_webtier|sm_windows_client|smtls_ca|smtls)(?:_\w+|\b)", text)):
+            assert name == owner, "%s reads __%s_ variables" % (path.relative_to(ROOT), name)
