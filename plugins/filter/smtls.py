@@ -11,22 +11,62 @@ import importlib.util
 import os
 import posixpath
 import re
+import sys
 
 from ansible.errors import AnsibleFilterError
 
 
 def _module_utils(name):
-    """One of this repository's module_utils, for the controller (modules get it from Ansible)."""
+    """One of this repository's module_utils, for the controller (modules get it from Ansible).
+    Registered under ansible.module_utils too, so that one importing another (as smtls_ca does
+    smtls_x509) finds the copy loaded here."""
+    qualified = "ansible.module_utils." + name
+    if qualified in sys.modules:
+        return sys.modules[qualified]
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils",
                         name + ".py")
-    spec = importlib.util.spec_from_file_location("smtls_filter_" + name, path)
+    spec = importlib.util.spec_from_file_location(qualified, path)
     loaded = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(loaded)
+    sys.modules[qualified] = loaded
     return loaded
 
 
 _modes = _module_utils("smtls_modes")
 _pki = _module_utils("smtls_x509")
+_authority = _module_utils("smtls_ca")
+_files = _module_utils("smtls_files")
+
+# sm_certificate's options and their defaults, which smtls_certificate_plan fills in
+_CERTIFICATE_DEFAULTS = dict(
+    ca_passphrase=None, ca_create=True, ca_common_name="smtls internal CA", ca_organization=None,
+    ca_valid_days=3650, accepted_ca_certs=[], common_name=None, dns=[], ips=[], usage="server",
+    current_chain="", csr=None, renew_days=30, valid_days=397, force=False, csr_export_dir=None,
+    certificate_import_dir=None, key_file=None, key_passphrase=None, certificate_file=None,
+    detected_issuers=[], detected_issuers_file=None)
+
+
+def smtls_certificate_plan(params):
+    """What sm_certificate would do with these options (its engine's plan,
+    smtls_ca.plan_certificate), worked out on the controller where the CA lives: the module's
+    result (ca_certificate, action, reason, chain, sha256, ..., changed as the module would
+    report it) and write_due - whether the module must run to write what the plan holds (a new CA
+    or controller-held key, a chain, an exported CSR, newly detected issuers). Nothing is written
+    here; a CSR is signed in memory."""
+    unknown = set(params or {}) - set(_CERTIFICATE_DEFAULTS) - {"ca_dir"}
+    if unknown:
+        raise AnsibleFilterError("smtls_certificate_plan: unknown options %s" % ", ".join(sorted(unknown)))
+    p = dict(_CERTIFICATE_DEFAULTS)
+    p.update((key, value) for key, value in (params or {}).items() if value is not None)
+    for key in ("ca_create", "force"):
+        p[key] = str(p[key]).lower() in ("true", "1", "yes")
+    for key in ("ca_valid_days", "renew_days", "valid_days"):
+        p[key] = int(p[key])
+    try:
+        plan = _authority.plan_certificate(p, _files.read_optional)
+    except (_pki.PkiError, _files.FileProblem) as exc:
+        raise AnsibleFilterError(str(exc))
+    return dict(plan.result, write_due=bool(plan.files), changed=plan.changed)
 
 
 def smtls_certificate_decision(current_chain, ca_certificate, accepted=None, common=None, dns=None,
@@ -484,7 +524,7 @@ class FilterModule(object):
                 "smtls_browser_connector_problem": smtls_browser_connector_problem,
                 "smtls_browser_https_plan": smtls_browser_https_plan,
                 "smtls_mode": smtls_mode, "smtls_mode_layers": smtls_mode_layers,
-                "smtls_phase_steps": smtls_phase_steps,
+                "smtls_phase_steps": smtls_phase_steps, "smtls_certificate_plan": smtls_certificate_plan,
                 "smtls_certificate_decision": smtls_certificate_decision,
                 "smtls_trust_due": smtls_trust_due, "smtls_unchanged": smtls_unchanged,
                 "smtls_webtiers_first": smtls_webtiers_first,

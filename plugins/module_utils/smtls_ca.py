@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 
 from ansible.module_utils import smtls_x509 as pki
@@ -131,3 +132,109 @@ def decide_and_issue(ca, current_chain, csr_pem, common, dns, ips, renew_days, v
         public = pki.parse_csr(csr_pem, "CSR for %s" % common).public_key()
     leaf = pki.sign(ca.key, ca.cert, public, common, dns, ips, valid_days, usage)
     return {"action": "issued", "reason": reason, "chain": [leaf, ca.cert]}
+
+
+class CertificatePlan:
+    """What one sm_certificate call decides, and the controller files it writes for that, in
+    order: directories (path, mode) and files (path, content, mode). The module writes them
+    unless in check mode; in check mode the plan is the prediction."""
+
+    def __init__(self):
+        self.result = {}
+        self.changed = False
+        self.directories = []
+        self.files = []
+
+    def write(self, path, content, mode=0o600):
+        directory = os.path.dirname(path)
+        if directory and not os.path.isdir(directory) and directory not in [d for d, _m in self.directories]:
+            self.directories.append((directory, 0o700))
+        self.files.append((path, content, mode))
+        self.changed = True
+
+
+def _issuers_content(issuers):
+    """The detected issuers as Ansible's to_nice_json writes them."""
+    return (json.dumps(issuers, indent=4, sort_keys=True, separators=(",", ": "), ensure_ascii=False)
+            + "\n").encode("utf-8")
+
+
+def plan_certificate(p, read=None):
+    """The plan of an sm_certificate call from its parameters (p: the module's params): the CA
+    loaded or created, the detected issuers recorded, and for a common name the keep-or-issue
+    decision with its reason - signed here, imported from the certificate import directory, or
+    exported as a CSR for the CA team. read(path, what) reads an optional file (None if absent)."""
+    plan = CertificatePlan()
+    ca, new_key_pem = load_or_create(p["ca_dir"], p["ca_passphrase"], p["ca_create"],
+                                     p["ca_common_name"], p["ca_organization"], p["ca_valid_days"])
+    if ca.created:
+        plan.write(os.path.join(p["ca_dir"], CA_KEY), new_key_pem.encode("ascii"))
+        plan.write(os.path.join(p["ca_dir"], CA_CERT), pki.cert_pem(ca.cert).encode("ascii"), 0o644)
+    recorded = False
+    if p["detected_issuers"] and p["detected_issuers_file"]:
+        content = _issuers_content(p["detected_issuers"])
+        path = p["detected_issuers_file"]
+        # a new CA's directory exists only once it is written (not at all in check mode)
+        if not (os.path.isdir(os.path.dirname(path)) and read(path, "detected issuers") == content):
+            plan.write(path, content, 0o644)
+            recorded = True
+    plan.result = result = dict(
+        ca_certificate=pki.cert_pem(ca.cert), ca_sha256=ca.sha256, detected_issuers_written=recorded,
+        ca_created=ca.created, ca_key_missing=ca.key_missing,
+        ca_subject=ca.cert.subject.rfc4514_string(), ca_not_after=pki.not_after(ca.cert).isoformat())
+    if not p["common_name"]:
+        result.update(action="none", reason="ca_only", chain="")
+        return plan
+    common = p["common_name"]
+    current = []
+    if p["current_chain"].strip():
+        current = pki.order_chain(pki.parse_pem_certs(p["current_chain"], "current chain of %s" % common))
+    held = None
+    if p["key_file"]:
+        held = HeldKey(p["key_file"], p["certificate_file"], p["key_passphrase"] or p["ca_passphrase"],
+                       p["ca_passphrase"])
+        current = held.chain
+    accepted = [pki.parse_pem_certs(pem, "accepted CA")[0] for pem in p["accepted_ca_certs"]]
+    outcome = decide_and_issue(ca, current, p["csr"], common, p["dns"], p["ips"], p["renew_days"],
+                               p["valid_days"], p["usage"], p["force"], accepted,
+                               key=held.key if held else None)
+    result.update(action=outcome["action"], reason=outcome["reason"],
+                  reason_text=pki.REASONS.get(outcome["reason"], outcome["reason"]))
+    chain = outcome["chain"]
+    if outcome["action"] == "issue" and not ca.can_sign:
+        chain = _corporate_ca_step(plan, ca, p, read) or chain
+    if held:
+        result.update(key_file=held.key_path, certificate_file=held.cert_path, key_rekeyed=held.rekeyed)
+        if held.created or held.rekeyed:
+            plan.write(held.key_path, held.key_pem.encode("ascii"))
+        if result["action"] == "issued":
+            plan.write(held.cert_path, pki.chain_pem(chain).encode("ascii"), 0o644)
+    if result["action"] == "issued":
+        plan.changed = True
+    result["chain"] = pki.chain_pem(chain)
+    if chain:
+        result.update(sha256=pki.sha256_hex(chain[0]), not_after=pki.not_after(chain[0]).isoformat())
+    return plan
+
+
+def _corporate_ca_step(plan, ca, p, read):
+    """A CA that cannot sign (a corporate CA's ca.crt alone): the certificate its team signed, from
+    the import directory (the chain; the result becomes issued), or the CSR exported for them."""
+    common = p["common_name"]
+    if p["certificate_import_dir"]:
+        path = os.path.join(p["certificate_import_dir"], common + ".crt")
+        data = read(path, "signed certificate")
+        if data:
+            imported = pki.order_chain(pki.parse_pem_certs(data, path))
+            issue, why = pki.decide(imported, p["dns"], p["ips"], [ca.cert], p["renew_days"], common=common)
+            if issue:
+                raise pki.PkiError("%s: the imported certificate is unusable (%s); ask the CA team to sign "
+                                   "the exported CSR again" % (common, pki.REASONS[why]))
+            plan.result["action"] = "issued"
+            return imported + ([ca.cert] if imported[-1] != ca.cert else [])
+    if p["csr"] and p["csr_export_dir"]:
+        path = os.path.join(p["csr_export_dir"], common + ".csr")
+        plan.result["csr_file"] = path
+        if read(path, "exported CSR") != p["csr"].encode("ascii"):
+            plan.write(path, p["csr"].encode("ascii"), 0o644)
+    return None

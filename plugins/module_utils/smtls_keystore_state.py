@@ -15,6 +15,7 @@ __metaclass__ = type
 
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_x509 as pki
+from ansible.module_utils.smtls_files import read_optional
 
 
 class Plan:
@@ -73,6 +74,19 @@ def listing_of(entries):
 def _state(keystore):
     return [(e.alias.lower(), e.kind, tuple(pki.sha256_hex(c) for c in e.chain))
             for e in keystore.entries]
+
+
+def keystore_file_opens(path, password):
+    """True when the keystore file at path exists and opens with password (its integrity check
+    and its key entries): how a password line that names a keystore is judged to be in sync."""
+    data = read_optional(path, "keystore") if path else None
+    if data is None:
+        return False
+    try:
+        ks.load(data, password)
+    except ks.KeystoreError:
+        return False
+    return True
 
 
 def open_keystore(data, password, other_passwords, path):

@@ -216,7 +216,6 @@ key_rekeyed:
   type: bool
 """
 
-import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -252,111 +251,20 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def record_detected_issuers(module, issuers, path):
-    """Keep the detected issuers beside the CA (as Ansible's to_nice_json writes them); whether
-    the file changes."""
-    if not issuers or not path:
-        return False
-    content = (json.dumps(issuers, indent=4, sort_keys=True, separators=(",", ": "), ensure_ascii=False)
-               + "\n").encode("utf-8")
-    # a new CA's directory exists only once it is written (not at all in check mode)
-    if os.path.isdir(os.path.dirname(path)) and read_optional(path, "detected issuers") == content:
-        return False
-    if not module.check_mode:
-        write_atomic(module, path, content, mode=0o644)
-    return True
-
-
 def main():
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        supports_check_mode=True,
-    )
-    p = module.params
-    changed = False
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        ca, new_key_pem = authority.load_or_create(
-            p["ca_dir"], p["ca_passphrase"], p["ca_create"], p["ca_common_name"],
-            p["ca_organization"], p["ca_valid_days"])
-        if ca.created:
-            changed = True
-            if not module.check_mode:
-                if not os.path.isdir(p["ca_dir"]):
-                    os.makedirs(p["ca_dir"], 0o700)
-                write_atomic(module, os.path.join(p["ca_dir"], authority.CA_KEY),
-                             new_key_pem.encode("ascii"))
-                write_atomic(module, os.path.join(p["ca_dir"], authority.CA_CERT),
-                             pki.cert_pem(ca.cert).encode("ascii"), mode=0o644)
-        recorded = record_detected_issuers(module, p["detected_issuers"], p["detected_issuers_file"])
-        changed = changed or recorded
-        result = dict(ca_certificate=pki.cert_pem(ca.cert), ca_sha256=ca.sha256,
-                      detected_issuers_written=recorded,
-                      ca_created=ca.created, ca_key_missing=ca.key_missing,
-                      ca_subject=ca.cert.subject.rfc4514_string(),
-                      ca_not_after=pki.not_after(ca.cert).isoformat())
-        if not p["common_name"]:
-            module.exit_json(changed=changed, action="none", reason="ca_only", chain="", **result)
-        current = []
-        if p["current_chain"].strip():
-            current = pki.order_chain(pki.parse_pem_certs(
-                p["current_chain"], "current chain of %s" % p["common_name"]))
-        held = None
-        if p["key_file"]:
-            held = authority.HeldKey(p["key_file"], p["certificate_file"],
-                                     p["key_passphrase"] or p["ca_passphrase"], p["ca_passphrase"])
-            changed = held.created or held.rekeyed or changed
-            current = held.chain
-        accepted = [pki.parse_pem_certs(pem, "accepted CA")[0] for pem in p["accepted_ca_certs"]]
-        imported = None
-        if p["certificate_import_dir"] and not ca.can_sign:
-            path = os.path.join(p["certificate_import_dir"], p["common_name"] + ".crt")
-            data = read_optional(path, "signed certificate")
-            if data:
-                imported = pki.order_chain(pki.parse_pem_certs(data, path))
-        outcome = authority.decide_and_issue(
-            ca, current, p["csr"], p["common_name"], p["dns"], p["ips"], p["renew_days"],
-            p["valid_days"], p["usage"], p["force"], accepted,
-            key=held.key if held else None)
-        result.update(action=outcome["action"], reason=outcome["reason"],
-                      reason_text=pki.REASONS.get(outcome["reason"], outcome["reason"]))
-        chain = outcome["chain"]
-        if outcome["action"] == "issue" and imported:
-            issue, _why = pki.decide(imported, p["dns"], p["ips"], [ca.cert], p["renew_days"],
-                                     common=p["common_name"])
-            if issue:
-                raise pki.PkiError(
-                    "%s: the imported certificate is unusable (%s); ask the CA team to sign the "
-                    "exported CSR again" % (p["common_name"], pki.REASONS[_why]))
-            chain = imported + ([ca.cert] if imported[-1] != ca.cert else [])
-            result["action"] = "issued"
-        elif outcome["action"] == "issue" and p["csr"] and p["csr_export_dir"] and not ca.can_sign:
-            path = os.path.join(p["csr_export_dir"], p["common_name"] + ".csr")
-            result["csr_file"] = path
-            if read_optional(path, "exported CSR") != p["csr"].encode("ascii"):
-                changed = True
-                if not module.check_mode:
-                    write_atomic(module, path, p["csr"].encode("ascii"), mode=0o644)
-        if result["action"] == "issued":
-            changed = True
-        if held:
-            result["key_file"] = held.key_path
-            result["certificate_file"] = held.cert_path
-            result["key_rekeyed"] = held.rekeyed
-            if not module.check_mode:
-                if not os.path.isdir(os.path.dirname(held.key_path)):
-                    os.makedirs(os.path.dirname(held.key_path), 0o700)
-                if held.created or held.rekeyed:
-                    write_atomic(module, held.key_path, held.key_pem.encode("ascii"))
-                if result["action"] == "issued":
-                    write_atomic(module, held.cert_path, pki.chain_pem(chain).encode("ascii"),
-                                 mode=0o644)
-        result["chain"] = pki.chain_pem(chain)
-        if chain:
-            result["sha256"] = pki.sha256_hex(chain[0])
-            result["not_after"] = pki.not_after(chain[0]).isoformat()
+        # every decision is the engine's; this module only writes what the plan holds
+        plan = authority.plan_certificate(module.params, read_optional)
+        if not module.check_mode:
+            for directory, mode in plan.directories:
+                if not os.path.isdir(directory):
+                    os.makedirs(directory, mode)
+            for path, content, mode in plan.files:
+                write_atomic(module, path, content, mode=mode)
     except (pki.PkiError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=changed, **result)
+    module.exit_json(changed=plan.changed, **plan.result)
 
 
 if __name__ == "__main__":

@@ -122,7 +122,7 @@ path:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils.smtls_keystore_state import keystore_file_opens
 from ansible.module_utils import smtls_smini as smini
 from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, check_writable,
                                               mode_action, read_optional, tighten, wide_mode,
@@ -137,16 +137,6 @@ ARGUMENT_SPEC = dict(
     backup=dict(type="bool", default=False),
 )
 
-
-def keystore_opens(path, password):
-    data = read_optional(path, "keystore")
-    if data is None:
-        return False
-    try:
-        ks.load(data, password)
-    except ks.KeystoreError:
-        return False
-    return True
 
 
 def _encodes(value, encoding):
@@ -181,7 +171,7 @@ def main():
             target = p["password_keystores"].get(name)
             if name not in p["passwords"] or not target:
                 return False
-            return keystore_opens(os.path.join(base, target), p["passwords"][name])
+            return keystore_file_opens(os.path.join(base, target), p["passwords"][name])
 
         lines = smini.parse(text)
         values, encrypted = smini.current_values(lines)

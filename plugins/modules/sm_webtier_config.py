@@ -172,7 +172,7 @@ files:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils.smtls_keystore_state import keystore_file_opens
 from ansible.module_utils import smtls_webtier as web
 from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, change_ownership,
                                               check_writable, mode_action, owner_names,
@@ -209,16 +209,6 @@ def _read_text(path, what, required=True):
     return data.decode("utf-8")
 
 
-def _opens(path, password):
-    data = read_optional(path, "keystore") if path else None
-    if data is None:
-        return False
-    try:
-        ks.load(data, password)
-    except ks.KeystoreError:
-        return False
-    return True
-
 
 def plan_files(p):
     """[(path, old_text, new_text, actions, shown_old, shown_new)] for every file asked for."""
@@ -232,7 +222,7 @@ def plan_files(p):
 
         def in_sync(key, current):
             # the web tier encrypts keystorePassword under its masterKey once it has run
-            return "masterKey" in values and _opens(p["password_keystores"].get(key),
+            return "masterKey" in values and keystore_file_opens(p["password_keystores"].get(key),
                                                    p["passwords"][key])
 
         new, actions = web.plan_properties(old or "", wanted, secret_names, in_sync)

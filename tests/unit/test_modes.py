@@ -130,7 +130,8 @@ def test_every_phase_names_identity_stages_the_identity_flow_knows():
     # a certificate signed in a trust step is installed by the apply step of the same phase
     for name in modes.PHASE_NAMES:
         steps = modes.phase(name)
-        assert (steps["client_certificate_trust"] == "issue") == (steps["client_certificate_apply"] == "install")
+        signed, installed = steps["client_certificate_trust"], steps["client_certificate_apply"]
+        assert (signed == "issue") == (installed == "install"), name
     with pytest.raises(modes.ModeError, match="smtls_phase is one of rollout"):
         modes.phase("rotation")
 
@@ -175,9 +176,9 @@ def test_site_and_rotation_run_the_same_grid():
 
 def test_no_role_reads_another_roles_private_variables():
     # what one role publishes for another is a documented fact without the __ prefix
-    roles = [p.name for p in (ROOT / "roles").iterdir() if p.is_dir()]
+    private = re.compile(r"\b__(sm_server|sm_webtier|sm_windows_client|smtls_ca|smtls)(?:_\w+|\b)")
     for path in list((ROOT / "roles").glob("*/*/*.yml")) + list((ROOT / "playbooks").glob("*.yml")):
         text = path.read_text()
         owner = path.parts[len(ROOT.parts) + 1] if path.parts[len(ROOT.parts)] == "roles" else None
-        for name in set(re.findall(r"\b__(sm_server|sm_webtier|sm_windows_client|smtls_ca|smtls)(?:_\w+|\b)", text)):
+        for name in set(private.findall(text)):
             assert name == owner, "%s reads __%s_ variables" % (path.relative_to(ROOT), name)
