@@ -77,12 +77,20 @@ FAIL_ACTIONS = ("ansible.builtin.fail", "fail")
 # Messages that consist of nothing but a message made elsewhere: (file pattern, the source of
 # the message expression) -> why no entry of their own is needed.
 OPAQUE = {
-    ("roles/sm_server/tasks/preflight.yml", None):
-        "the server keystore's read error, which sm_server_info returns instead of failing (so the "
+    ("roles/sm_webtier/tasks/preflight.yml", None):
+        "the client keystore's read error, which sm_webtier_info returns instead of failing (so the "
         "checks before it can name a wrong path first); catalogued where the keystore engine raises it",
+    ("roles/sm_server/tasks/preflight.yml", None):
+        "the server keystore's and the allowlist's read errors, which sm_server_info returns instead "
+        "of failing (so the checks before it can name a wrong path first), and a malformed extra "
+        "client's PEM (smtls_pem_problem); catalogued where the keystore and x509 engines raise them",
     ("plugins/filter/smtls.py", "str(exc)"):
-        "smtls_mode and smtls_mode_layers pass a ModeError of smtls_modes.py on as "
-        "AnsibleFilterError; its message is catalogued where it is raised",
+        "smtls_mode, smtls_mode_layers, smtls_phase_steps, smtls_certificate_plan and "
+        "smtls_pem_problem pass a domain error (ModeError, PkiError, FileProblem) on as "
+        "AnsibleFilterError or as their result; its message is catalogued where it is raised",
+    ("plugins/modules/sm_tls_probe.py", "'; '.join((message for message, _result in failed))"):
+        "the failing probes' messages of one call joined; each is catalogued where probe_problem() "
+        "builds it",
     ("plugins/modules/*.py", "str(exc)"):
         "every module's last `except` turns a domain error (KeystoreError, PkiError, FileProblem, "
         "SmIniError, WebTierError, ReportError...) into fail_json; its message is catalogued "

@@ -209,6 +209,17 @@ def smtls_named_certs(pems, prefix):
             for number, pem in enumerate([p for p in pems or [] if p], 1)]
 
 
+def smtls_pem_problem(items, variable):
+    """Why one of items ({alias, pem}) does not parse as PEM certificates - the message naming the
+    variable and the alias - or ''."""
+    for item in items or []:
+        try:
+            _pki.parse_pem_certs(item.get("pem") or "", "%s %s" % (variable, item.get("alias", "")))
+        except _pki.PkiError as exc:
+            return str(exc)
+    return ""
+
+
 def smtls_clients_without_ca_problem(clients, cas, variable):
     """Why some of clients ({alias, pem}) would be refused by a server that trusts exactly cas
     ({alias, pem}) for client certificates - one sentence naming each and the fix - or ''."""
@@ -291,11 +302,13 @@ def smtls_leftover_notes(parameters, mode):
 
 
 def smtls_servlet_probes(probe, servlets, ssl, http_port, https_port):
-    """One probe per servlet the server runs (sm_server_info's servlets of sm.cfg): on its
-    httpsPort, or its httpPort with SSL off; on the inventory's port when sm.cfg names none."""
+    """The probe of every servlet the server runs (sm_server_info's servlets of sm.cfg), in one
+    sm_tls_probe call: on each httpsPort, or httpPort with SSL off (port, and more_ports); on the
+    inventory's port when sm.cfg names none."""
     key = "https_port" if ssl else "http_port"
-    ports = [servlet[key] for servlet in servlets or [] if servlet.get(key)]
-    return [dict(probe, port=int(port)) for port in ports or [https_port if ssl else http_port]]
+    ports = [int(servlet[key]) for servlet in servlets or [] if servlet.get(key)] or [
+        int(https_port if ssl else http_port)]
+    return [dict(probe, port=ports[0], more_ports=ports[1:])]
 
 
 def smtls_servlet_problem(servlets, ssl):
@@ -524,7 +537,8 @@ class FilterModule(object):
                 "smtls_browser_connector_problem": smtls_browser_connector_problem,
                 "smtls_browser_https_plan": smtls_browser_https_plan,
                 "smtls_mode": smtls_mode, "smtls_mode_layers": smtls_mode_layers,
-                "smtls_phase_steps": smtls_phase_steps, "smtls_certificate_plan": smtls_certificate_plan,
+                "smtls_phase_steps": smtls_phase_steps, "smtls_pem_problem": smtls_pem_problem,
+                "smtls_certificate_plan": smtls_certificate_plan,
                 "smtls_certificate_decision": smtls_certificate_decision,
                 "smtls_trust_due": smtls_trust_due, "smtls_unchanged": smtls_unchanged,
                 "smtls_webtiers_first": smtls_webtiers_first,

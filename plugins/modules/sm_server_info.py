@@ -61,6 +61,23 @@ options:
         description: Refuse a keystore that could not be replaced.
         type: bool
         default: false
+  trusted_clients:
+    description:
+      - The trusted-clients keystore (the allowlist), read in the same call - returned as
+        C(trusted_clients). Absent is no error (the rollout creates it).
+    type: dict
+    suboptions:
+      path:
+        description: The keystore file.
+        type: path
+        required: true
+      password:
+        description: Its password.
+        type: str
+      writable:
+        description: Refuse a keystore that could not be replaced.
+        type: bool
+        default: false
 notes:
   - Supports check mode (it never changes anything).
 seealso:
@@ -106,6 +123,12 @@ keystore:
       password_used), or C(error) - the message M(sm_keystore_info) would fail with.
   returned: when I(keystore) is given
   type: dict
+trusted_clients:
+  description:
+    - With I(trusted_clients) - as M(sm_keystore_info) returns it (exists, type, entries), or
+      C(error) - the message it would fail with.
+  returned: when I(trusted_clients) is given
+  type: dict
 servlets:
   description: The servlets of I(sm_cfg), in file order; empty without the file.
   returned: always
@@ -146,6 +169,11 @@ ARGUMENT_SPEC = dict(
         known_cas=dict(type="list", elements="str"),
         writable=dict(type="bool", default=False),
     )),
+    trusted_clients=dict(type="dict", options=dict(
+        path=dict(type="path", required=True),
+        password=dict(type="str", no_log=True),
+        writable=dict(type="bool", default=False),
+    )),
 )
 
 
@@ -166,16 +194,25 @@ def main():
     except (smcfg.SmCfgError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
     result = dict(changed=False, jre=jre.detect(module.params["jre_dir"], run_java), servlets=servlets)
+    # the stores in the same call; the preflight reports an error after the checks that name a
+    # wrong path more plainly
     store = module.params["keystore"]
     if store:
-        try:
-            result["keystore"] = inv.keystore_info(store["path"], store["password"],
-                                                   store["fallback_passwords"], return_pem=True,
-                                                   known_cas=store["known_cas"], writable=store["writable"])
-        except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
-            # the preflight reports it after the checks that name a wrong path more plainly
-            result["keystore"] = dict(error=str(exc))
+        result["keystore"] = _read(lambda: inv.keystore_info(
+            store["path"], store["password"], store["fallback_passwords"], return_pem=True,
+            known_cas=store["known_cas"], writable=store["writable"]))
+    allowlist = module.params["trusted_clients"]
+    if allowlist:
+        result["trusted_clients"] = _read(lambda: inv.keystore_info(
+            allowlist["path"], allowlist["password"], writable=allowlist["writable"]))
     module.exit_json(**result)
+
+
+def _read(read):
+    try:
+        return read()
+    except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
+        return dict(error=str(exc))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,13 @@ options:
     description: Its HTTPS port (the servlet's httpsPort).
     type: int
     required: true
+  more_ports:
+    description:
+      - Other ports of the same server, probed the same way in the same call (an SM server runs
+        one servlet per port in C(sm.cfg)); the call fails when any of them does.
+    type: list
+    elements: int
+    default: []
   server_name:
     description: Name to check the certificate against (and to send as SNI). Defaults to I(host).
     type: str
@@ -182,6 +189,13 @@ client_certificate_accepted:
   description: True when a client certificate was offered and the exchange succeeded.
   returned: always
   type: bool
+probes:
+  description:
+    - With I(more_ports), every port's result (the keys above, each with its port); the keys above
+      are then those of the first failing probe, else the first one.
+  returned: with more_ports
+  type: list
+  elements: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -194,6 +208,7 @@ from ansible.module_utils.smtls_files import FileProblem, read_optional
 ARGUMENT_SPEC = dict(
     host=dict(type="str", required=True),
     port=dict(type="int", required=True),
+    more_ports=dict(type="list", elements="int", default=[]),
     server_name=dict(type="str"),
     verify_hostname=dict(type="bool", default=True),
     plain_http=dict(type="bool", default=False),
@@ -246,27 +261,46 @@ def material(params):
     return tls.ProbeMaterial(cas, entries[0].private_key(), entries[0].chain)
 
 
+def probe_problem(p, port, result):
+    """Why the outcome of one probe is not the one expected, or None."""
+    host = p["host"]
+    if p["expect"] == "success" and not result["ok"]:
+        return "TLS probe of %s:%s failed: %s (%s)" % (host, port, result["reason_text"],
+                                                       result.get("message", ""))
+    if p["expect"] == "failure":
+        if result["ok"]:
+            return "TLS probe of %s:%s succeeded but was expected to fail" % (host, port)
+        if p["expect_reasons"] and result["reason"] not in p["expect_reasons"]:
+            return "TLS probe of %s:%s failed for %s, expected one of %s" % (
+                host, port, result["reason"], ", ".join(p["expect_reasons"]))
+    return None
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
+    # the server's other ports (one per servlet sm.cfg starts) in the same call, with the
+    # material opened once
+    ports = [p["port"]] + [port for port in p["more_ports"] if port != p["port"]]
+    results, problems = [], []
     try:
-        result = tls.probe(p["host"], p["port"], material(p), p["server_name"],
-                           p["verify_hostname"], p["timeout"], p["wait"], plain=p["plain_http"])
+        probe_material = material(p)
+        for port in ports:
+            result = tls.probe(p["host"], port, probe_material, p["server_name"],
+                               p["verify_hostname"], p["timeout"], p["wait"], plain=p["plain_http"])
+            result["client_certificate_accepted"] = bool(result["ok"] and result["client_certificate"])
+            results.append(result)
+            problems.append(probe_problem(p, port, result))
     except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
-    result["client_certificate_accepted"] = bool(result["ok"] and result["client_certificate"])
-    target = "%s:%s" % (p["host"], p["port"])
-    if p["expect"] == "success" and not result["ok"]:
-        module.fail_json(msg="TLS probe of %s failed: %s (%s)" % (
-            target, result["reason_text"], result.get("message", "")), **result)
-    if p["expect"] == "failure":
-        if result["ok"]:
-            module.fail_json(msg="TLS probe of %s succeeded but was expected to fail" % target,
-                             **result)
-        if p["expect_reasons"] and result["reason"] not in p["expect_reasons"]:
-            module.fail_json(msg="TLS probe of %s failed for %s, expected one of %s" % (
-                target, result["reason"], ", ".join(p["expect_reasons"])), **result)
-    module.exit_json(changed=False, **result)
+    failed = [(message, result) for message, result in zip(problems, results) if message]
+    # the first failing probe's details (else the first probe's) at the top, as for one port
+    summary = dict(failed[0][1] if failed else results[0])
+    if len(results) > 1:
+        summary["probes"] = results
+    if failed:
+        module.fail_json(msg="; ".join(message for message, _result in failed), **summary)
+    module.exit_json(changed=False, **summary)
 
 
 if __name__ == "__main__":

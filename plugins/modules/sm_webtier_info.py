@@ -51,6 +51,24 @@ options:
     type: list
     elements: str
     default: []
+  client_keystore:
+    description:
+      - The web tier's client keystore, read in the same call as M(sm_keystore_info) reads it with
+        I(return_pem) (the preflight's read, which the rollout then reuses) - returned as
+        C(client_keystore). Absent is no error (the rollout creates it).
+    type: dict
+    suboptions:
+      path:
+        description: The keystore file.
+        type: path
+        required: true
+      password:
+        description: Its password.
+        type: str
+      writable:
+        description: Refuse a keystore that could not be replaced.
+        type: bool
+        default: false
 notes:
   - Supports check mode (it never changes anything).
 seealso:
@@ -114,6 +132,12 @@ https_connectors:
     read:
       description: When it opens - the keystore as M(sm_keystore_info) reads it with I(return_pem).
       type: dict
+client_keystore:
+  description:
+    - With I(client_keystore) - as M(sm_keystore_info) returns it with I(return_pem), or C(error) -
+      the message it would fail with.
+  returned: when I(client_keystore) is given
+  type: dict
 """
 
 import glob
@@ -133,6 +157,11 @@ ARGUMENT_SPEC = dict(
     catalina_base=dict(type="path"),
     jre_dirs=dict(type="list", elements="str", default=[]),
     keystore_password=dict(type="str", no_log=True),
+    client_keystore=dict(type="dict", options=dict(
+        path=dict(type="path", required=True),
+        password=dict(type="str", no_log=True),
+        writable=dict(type="bool", default=False),
+    )),
 )
 
 
@@ -182,10 +211,18 @@ def main():
     except (web.WebTierError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
     jre_dir = first_jre_dir(p["jre_dirs"])
-    module.exit_json(changed=False,
-                     webapp_found=os.path.isfile(os.path.join(p["webapp_dir"], "WEB-INF", "web.xml")),
-                     jre=jre.detect(jre_dir, run_java),
-                     https_connectors=found)
+    result = dict(changed=False,
+                  webapp_found=os.path.isfile(os.path.join(p["webapp_dir"], "WEB-INF", "web.xml")),
+                  jre=jre.detect(jre_dir, run_java), https_connectors=found)
+    store = p["client_keystore"]
+    if store:
+        # the preflight reports an error after the checks that name a wrong path more plainly
+        try:
+            result["client_keystore"] = inv.keystore_info(store["path"], store["password"], return_pem=True,
+                                                          writable=store["writable"])
+        except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
+            result["client_keystore"] = dict(error=str(exc))
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

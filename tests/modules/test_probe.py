@@ -119,3 +119,16 @@ def test_wait_retries_until_the_deadline(standin):
 def test_plain_http_probe_for_a_server_without_ssl(standin):
     result = module_result(sm_tls_probe, dict(host="127.0.0.1", port=standin["http"], plain_http=True))
     assert result["ok"] and result["http_status"] == 200 and result["peer"] is None
+
+
+def test_every_port_of_a_server_in_one_call_and_a_failing_one_named(standin):
+    # the servlets of one server: the same material, opened once, every port proven
+    both = module_result(sm_tls_probe, args(standin, more_ports=[standin["https"], standin["https"]]))
+    assert both["ok"] and "probes" not in both  # a port given twice is probed once
+    closed = free_port()
+    failed = module_result(sm_tls_probe, args(standin, more_ports=[closed]))
+    assert failed["failed"]
+    assert [p["port"] for p in failed["probes"]] == [standin["https"], closed]
+    assert [p["ok"] for p in failed["probes"]] == [True, False]
+    assert failed["reason"] == "nothing_listening"
+    assert failed["msg"].startswith("TLS probe of 127.0.0.1:%d failed: " % closed)

@@ -41,11 +41,14 @@ def test_a_port_that_is_not_one_names_file_and_line(line):
 def test_one_probe_per_servlet_port():
     servlets = smcfg.parse(SM_CFG)[1:]
     probe = {"from": "web1", "host": "sm1", "port": 1, "truststore": {"path": "/x"}}
-    assert [p["port"] for p in smtls_servlet_probes(probe, servlets, True, 13080, 13443)] == [13443, 13444]
-    assert [p["port"] for p in smtls_servlet_probes(probe, servlets, False, 13080, 13443)] == [13081, 13082]
+    # every servlet's port in one call (sm_tls_probe port and more_ports)
+    def ports(probes):
+        return [[p["port"]] + p["more_ports"] for p in probes]
+    assert ports(smtls_servlet_probes(probe, servlets, True, 13080, 13443)) == [[13443, 13444]]
+    assert ports(smtls_servlet_probes(probe, servlets, False, 13080, 13443)) == [[13081, 13082]]
     assert all(p["truststore"] == {"path": "/x"} for p in smtls_servlet_probes(probe, servlets, True, 1, 2))
     # no sm.cfg: the inventory's port
-    assert [p["port"] for p in smtls_servlet_probes(probe, [], True, 13080, "13443")] == [13443]
+    assert ports(smtls_servlet_probes(probe, [], True, 13080, "13443")) == [[13443]]
 
 
 def test_ssl_needs_an_https_port_on_every_servlet():
