@@ -24,7 +24,7 @@ import struct
 import time
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 
 from ansible.module_utils.smtls_der import (
     BMP_STRING, SEQUENCE, DerError, bmp_string, children, decode_int,
@@ -32,6 +32,7 @@ from ansible.module_utils.smtls_der import (
     octets, oid, read_tlv, seq, set_of,
 )
 from ansible.module_utils import smtls_pbe as pbe
+from ansible.module_utils import smtls_x509 as pki
 
 JKS_MAGIC = 0xFEEDFEED
 JCEKS_MAGIC = 0xCECECECE
@@ -78,12 +79,8 @@ def _now_ms():
     return int(time.time() * 1000)
 
 
-def sha256_hex(cert):
-    return cert.fingerprint(hashes.SHA256()).hex()
-
-
-def cert_der(cert):
-    return cert.public_bytes(serialization.Encoding.DER)
+sha256_hex = pki.sha256_hex
+cert_der = pki.cert_der
 
 
 class KeyEntry:
@@ -243,6 +240,8 @@ def dump(keystore, password, key_password=None, profile="modern"):
 
 # --- JKS ----------------------------------------------------------------------
 
+_U16, _U32, _U64 = struct.Struct(">H"), struct.Struct(">I"), struct.Struct(">Q")
+
 
 class _Reader:
     def __init__(self, data):
@@ -256,14 +255,21 @@ class _Reader:
         self.pos += n
         return chunk
 
+    def _number(self, form):
+        if self.pos + form.size > len(self.data):
+            raise CorruptKeystore("keystore is truncated")
+        value = form.unpack_from(self.data, self.pos)[0]
+        self.pos += form.size
+        return value
+
     def u16(self):
-        return struct.unpack(">H", self.take(2))[0]
+        return self._number(_U16)
 
     def u32(self):
-        return struct.unpack(">I", self.take(4))[0]
+        return self._number(_U32)
 
     def u64(self):
-        return struct.unpack(">Q", self.take(8))[0]
+        return self._number(_U64)
 
     def utf(self):
         return _decode_modified_utf8(self.take(self.u16()))
@@ -271,6 +277,10 @@ class _Reader:
 
 def _encode_modified_utf8(text):
     # Java's DataOutput.writeUTF: UTF-16 units, NUL as C0 80, surrogates 3 bytes each.
+    if text.isascii() and "\x00" not in text:  # the common case: ASCII aliases
+        if len(text) > 0xFFFF:
+            raise KeystoreError("alias is too long")
+        return _U16.pack(len(text)) + text.encode("ascii")
     out = bytearray()
     units = text.encode("utf-16-be")
     for i in range(0, len(units), 2):
@@ -310,7 +320,7 @@ def _decode_modified_utf8(data):
 
 def _load_cert(der, where):
     try:
-        return x509.load_der_x509_certificate(der)
+        return pki.remember_der(x509.load_der_x509_certificate(der), der)
     except ValueError as exc:
         raise CorruptKeystore("%s: unreadable certificate (%s)" % (where, exc))
 
@@ -362,22 +372,25 @@ def _load_jks(data, password):
     return Keystore("jks", entries)
 
 
+_X509 = _encode_modified_utf8("X.509")
+
+
 def _dump_jks(keystore, password, key_password):
     out = [struct.pack(">III", JKS_MAGIC, 2, len(keystore.entries))]
     for entry in keystore.entries:
         alias = _encode_modified_utf8(entry.alias.lower())
         if entry.kind == "private_key":
             protected = _reencrypt(entry, key_password, "jks", None)
-            out.append(struct.pack(">I", 1) + alias + struct.pack(">Q", entry.timestamp))
-            out.append(struct.pack(">I", len(protected)) + protected)
-            out.append(struct.pack(">I", len(entry.chain)))
+            out.append(_U32.pack(1) + alias + _U64.pack(entry.timestamp))
+            out.append(_U32.pack(len(protected)) + protected)
+            out.append(_U32.pack(len(entry.chain)))
             for cert in entry.chain:
                 der = cert_der(cert)
-                out.append(_encode_modified_utf8("X.509") + struct.pack(">I", len(der)) + der)
+                out.append(_X509 + _U32.pack(len(der)) + der)
         else:
             der = cert_der(entry.cert)
-            out.append(struct.pack(">I", 2) + alias + struct.pack(">Q", entry.timestamp))
-            out.append(_encode_modified_utf8("X.509") + struct.pack(">I", len(der)) + der)
+            out.append(_U32.pack(2) + alias + _U64.pack(entry.timestamp))
+            out.append(_X509 + _U32.pack(len(der)) + der)
     body = b"".join(out)
     return body + _jks_digest(password, body)
 

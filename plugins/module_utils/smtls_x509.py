@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import hashlib
 import ipaddress
 import os
 import re
@@ -60,8 +61,39 @@ def not_before(cert):
         return cert.not_valid_before.replace(tzinfo=UTC)
 
 
+# A certificate's DER and SHA-256, kept per certificate object: a keystore read hands over the
+# DER it parsed (remember_der), so fingerprints and rewrites of entries a plan leaves alone cost
+# a hash of bytes at hand, not a re-encoding. Keyed by id() with the object held, so no id is
+# reused while cached; cleared when large (a long-lived controller process).
+_MEMO = {}
+_MEMO_LIMIT = 50000
+
+
+def _memo(cert, der=None):
+    hit = _MEMO.get(id(cert))
+    if hit is None or hit[0] is not cert:
+        if len(_MEMO) >= _MEMO_LIMIT:
+            _MEMO.clear()
+        hit = [cert, der if der is not None else cert.public_bytes(serialization.Encoding.DER), None]
+        _MEMO[id(cert)] = hit
+    return hit
+
+
+def remember_der(cert, der):
+    """Note the DER a certificate was parsed from (its encoding, byte for byte)."""
+    _memo(cert, bytes(der))
+    return cert
+
+
+def cert_der(cert):
+    return _memo(cert)[1]
+
+
 def sha256_hex(cert):
-    return cert.fingerprint(hashes.SHA256()).hex()
+    hit = _memo(cert)
+    if hit[2] is None:
+        hit[2] = hashlib.sha256(hit[1]).hexdigest()
+    return hit[2]
 
 
 def cert_pem(cert):
