@@ -24,7 +24,7 @@ from ansible.module_utils import smtls_modes as modes
 from ansible.module_utils import smtls_smini as smini
 from ansible.module_utils import smtls_webtier as webtier
 from ansible.module_utils import smtls_x509 as pki
-from ansible.module_utils.smtls_files import check_writable, read_optional
+from ansible.module_utils.smtls_files import FileProblem, check_writable, read_optional
 
 # Store passwords anyone can look up: the JDK's, and the example values of the vendor's
 # documentation and certificate tool (reference section 5). Not secrets - the point is to
@@ -140,6 +140,24 @@ def keystore_info(path, password=None, fallback_passwords=(), store_type=None, r
             summary["foreign_issuer"] = foreign_issuer(entry, known)
         entries.append(summary)
     return dict(exists=True, type=keystore.store_type, entries=entries, password_used=password_used)
+
+
+# The options of a store an installation read takes along (sm_server_info, sm_webtier_info);
+# with extra ones for a store that needs them.
+def store_read_options(**extra):
+    return dict(dict(path=dict(type="path", required=True), password=dict(type="str", no_log=True),
+                     writable=dict(type="bool", default=False)), **extra)
+
+
+def keystore_read(store, **options):
+    """keystore_info of a store option (path, password, writable, and fallback_passwords or
+    known_cas where given), or {error} - returned, not raised, so the preflight can report it
+    after the checks that name a wrong path more plainly."""
+    try:
+        return keystore_info(store["path"], store["password"], store.get("fallback_passwords") or (),
+                             known_cas=store.get("known_cas"), writable=store["writable"], **options)
+    except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
+        return dict(error=str(exc))
 
 
 def open_for_report(data, candidates):

@@ -154,26 +154,16 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_jre as jre
-from ansible.module_utils import smtls_keystore as ks
-from ansible.module_utils import smtls_x509 as pki
 from ansible.module_utils import smtls_smcfg as smcfg
 from ansible.module_utils.smtls_files import FileProblem, read_optional
 
 ARGUMENT_SPEC = dict(
     jre_dir=dict(type="path", required=True),
     sm_cfg=dict(type="path"),
-    keystore=dict(type="dict", options=dict(
-        path=dict(type="path", required=True),
-        password=dict(type="str", no_log=True),
+    keystore=dict(type="dict", options=inv.store_read_options(
         fallback_passwords=dict(type="list", elements="str", default=[], no_log=True),
-        known_cas=dict(type="list", elements="str"),
-        writable=dict(type="bool", default=False),
-    )),
-    trusted_clients=dict(type="dict", options=dict(
-        path=dict(type="path", required=True),
-        password=dict(type="str", no_log=True),
-        writable=dict(type="bool", default=False),
-    )),
+        known_cas=dict(type="list", elements="str"))),
+    trusted_clients=dict(type="dict", options=inv.store_read_options()),
 )
 
 
@@ -194,25 +184,12 @@ def main():
     except (smcfg.SmCfgError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
     result = dict(changed=False, jre=jre.detect(module.params["jre_dir"], run_java), servlets=servlets)
-    # the stores in the same call; the preflight reports an error after the checks that name a
-    # wrong path more plainly
-    store = module.params["keystore"]
-    if store:
-        result["keystore"] = _read(lambda: inv.keystore_info(
-            store["path"], store["password"], store["fallback_passwords"], return_pem=True,
-            known_cas=store["known_cas"], writable=store["writable"]))
-    allowlist = module.params["trusted_clients"]
-    if allowlist:
-        result["trusted_clients"] = _read(lambda: inv.keystore_info(
-            allowlist["path"], allowlist["password"], writable=allowlist["writable"]))
+    # the stores in the same call (their errors returned, for the preflight to report)
+    if module.params["keystore"]:
+        result["keystore"] = inv.keystore_read(module.params["keystore"], return_pem=True)
+    if module.params["trusted_clients"]:
+        result["trusted_clients"] = inv.keystore_read(module.params["trusted_clients"])
     module.exit_json(**result)
-
-
-def _read(read):
-    try:
-        return read()
-    except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
-        return dict(error=str(exc))
 
 
 if __name__ == "__main__":

@@ -157,11 +157,7 @@ ARGUMENT_SPEC = dict(
     catalina_base=dict(type="path"),
     jre_dirs=dict(type="list", elements="str", default=[]),
     keystore_password=dict(type="str", no_log=True),
-    client_keystore=dict(type="dict", options=dict(
-        path=dict(type="path", required=True),
-        password=dict(type="str", no_log=True),
-        writable=dict(type="bool", default=False),
-    )),
+    client_keystore=dict(type="dict", options=inv.store_read_options()),
 )
 
 
@@ -214,14 +210,9 @@ def main():
     result = dict(changed=False,
                   webapp_found=os.path.isfile(os.path.join(p["webapp_dir"], "WEB-INF", "web.xml")),
                   jre=jre.detect(jre_dir, run_java), https_connectors=found)
-    store = p["client_keystore"]
-    if store:
-        # the preflight reports an error after the checks that name a wrong path more plainly
-        try:
-            result["client_keystore"] = inv.keystore_info(store["path"], store["password"], return_pem=True,
-                                                          writable=store["writable"])
-        except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
-            result["client_keystore"] = dict(error=str(exc))
+    if p["client_keystore"]:
+        # its error returned, for the preflight to report
+        result["client_keystore"] = inv.keystore_read(p["client_keystore"], return_pem=True)
     module.exit_json(**result)
 
 
