@@ -117,6 +117,39 @@ def smtls_phase_steps(name):
         raise AnsibleFilterError(str(exc))
 
 
+def smtls_client_certificates(hosts, hostvars):
+    """{host: {'current': {alias, pem}, 'next': {alias, pem} or {}}} for the hosts among hosts
+    that published a client certificate in this run (smtls_client_certificate; in a rotation's
+    reissue phase also smtls_client_certificate_next); hosts that did not are left out.
+
+    Read once per batch of servers (run_once), not per server: each hostvars[host] builds that
+    host's variables, so a per-server read of every client costs servers x clients builds."""
+    found = {}
+    for host in dict.fromkeys(hosts or []):
+        if host not in hostvars:
+            continue
+        facts = hostvars[host]
+        current = facts.get("smtls_client_certificate")
+        if current is None or _is_undefined(current):
+            continue
+        upcoming = facts.get("smtls_client_certificate_next")
+        found[host] = {"current": current,
+                       "next": {} if upcoming is None or _is_undefined(upcoming) else upcoming}
+    return found
+
+
+def _is_undefined(value):
+    from jinja2 import Undefined
+
+    return isinstance(value, Undefined)
+
+
+def smtls_host_roles(group_names):
+    """The grid's host roles (sm_server, sm_webtier, sm_windows_client) a host with these
+    inventory groups runs (module_utils/smtls_modes.py HOST_ROLES)."""
+    return _modes.host_roles(group_names)
+
+
 def smtls_webtiers_first(states, name):
     """Whether the web tiers move before the servers, from the servers' states now
     (sm_server_state: ssl, client_auth) and the mode to reach."""
@@ -537,7 +570,9 @@ class FilterModule(object):
                 "smtls_browser_connector_problem": smtls_browser_connector_problem,
                 "smtls_browser_https_plan": smtls_browser_https_plan,
                 "smtls_mode": smtls_mode, "smtls_mode_layers": smtls_mode_layers,
-                "smtls_phase_steps": smtls_phase_steps, "smtls_pem_problem": smtls_pem_problem,
+                "smtls_phase_steps": smtls_phase_steps, "smtls_host_roles": smtls_host_roles,
+                "smtls_client_certificates": smtls_client_certificates,
+                "smtls_pem_problem": smtls_pem_problem,
                 "smtls_certificate_plan": smtls_certificate_plan,
                 "smtls_certificate_decision": smtls_certificate_decision,
                 "smtls_trust_due": smtls_trust_due, "smtls_unchanged": smtls_unchanged,

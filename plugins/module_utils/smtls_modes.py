@@ -120,6 +120,20 @@ PHASES = dict(
     for name, trust, apply_stage, identity, retire in _PHASE_TABLE)
 
 
+# The grid's host roles, by the inventory group whose hosts run them (README "The rollout as a
+# grid"); a host in several groups runs each of their roles.
+HOST_ROLES = (
+    ("sm_servers", "sm_server"),
+    ("sm_webtiers", "sm_webtier"),
+    ("sm_windows_clients", "sm_windows_client"),
+)
+
+
+def host_roles(group_names):
+    """The host roles a host with these inventory groups runs, in the grid's order."""
+    return [role for group, role in HOST_ROLES if group in (group_names or ())]
+
+
 def phase(name):
     """What the host roles' steps do in a phase of a run, as a dict (a copy)."""
     if name not in PHASES:

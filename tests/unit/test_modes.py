@@ -13,7 +13,7 @@ from ansible.module_utils import smtls_report as report
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "plugins" / "filter"))
-from smtls import smtls_mode, smtls_mode_layers, smtls_webtiers_first  # noqa: E402
+from smtls import smtls_host_roles, smtls_mode, smtls_mode_layers, smtls_webtiers_first  # noqa: E402
 
 MODE_NAMES = list(modes.NAMES)
 
@@ -152,7 +152,10 @@ def _included(playbook):
         for task in play.get("tasks", []) + play.get("pre_tasks", []):
             for key in ("ansible.builtin.include_role", "ansible.builtin.import_role"):
                 if key in task:
-                    found.append((task[key]["name"], task[key].get("tasks_from", "main")))
+                    name, step = task[key]["name"], task[key].get("tasks_from", "main")
+                    # a name chosen per host (smtls_host_roles): any host role
+                    names = HOST_ROLES if "{{" in name else [name]
+                    found += [(each, step) for each in names]
         found += [(r["role"], "main") for r in play.get("roles", [])]
     return found
 
@@ -162,6 +165,13 @@ def test_playbooks_reach_the_host_roles_only_through_grid_steps(playbook):
     for role, step in _included(playbook):
         if role in HOST_ROLES:
             assert step in GRID_STEPS, (playbook, role, step)
+
+
+def test_the_host_roles_by_group_are_the_roles_the_grid_knows():
+    assert tuple(role for _, role in modes.HOST_ROLES) == HOST_ROLES
+    assert smtls_host_roles(["sm_webtiers", "dc1"]) == ["sm_webtier"]
+    assert smtls_host_roles(["sm_webtiers", "sm_servers"]) == ["sm_server", "sm_webtier"]
+    assert smtls_host_roles([]) == []
 
 
 def test_site_and_rotation_run_the_same_grid():

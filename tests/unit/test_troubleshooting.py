@@ -82,7 +82,7 @@ def test_the_extractor_finds_enough(messages):
     for name in ("smtls_keystore.py", "smtls_x509.py", "smtls_ca.py", "smtls_webtier.py",
                  "smtls_smini.py", "smtls_files.py", "sm_tls_probe.py", "sm_pending_restart.py"):
         assert any(path.endswith("/" + name) for path in sources), name
-    assert {m.path for m in yaml_} >= {"roles/smtls/tasks/validate.yml", "roles/smtls/tasks/apply.yml",
+    assert {m.path for m in yaml_} >= {"roles/smtls/tasks/validate.yml", "roles/smtls/tasks/restart.yml",
                                         "playbooks/rotate_ca.yml"}
 
 
@@ -92,7 +92,7 @@ def test_known_messages_and_their_stems(messages):
             "<...>: wrong store password (the integrity check failed). Fix: give the password the "
             "keystore was created with, or restore the file from its backup") in by_where
     # a rescue section's fail task, with its Jinja placeholders
-    assert any(m.path == "roles/smtls/tasks/apply.yml" and "failed its check after the restart"
+    assert any(m.path == "roles/smtls/tasks/restart.yml" and "failed its check after the restart"
                in m.template for m in messages)
     short = [m for m in messages if m.shown == "JKS version <...>"]
     assert short and short[0].stem is None  # too short alone: the whole message is quoted
