@@ -10,7 +10,8 @@ from ansible.module_utils import smtls_x509 as pki
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
 from smtls import (  # noqa: E402
     smtls_batch_problem, smtls_browser_connector_problem, smtls_browser_https_plan, smtls_ca_selectors,
-    smtls_certificate_decision, smtls_clients_without_ca_problem, smtls_in_dir, smtls_trust_due,
+    smtls_certificate_decision, smtls_client_certificates, smtls_clients_without_ca_problem, smtls_in_dir,
+    smtls_trust_due,
     smtls_unchanged,
     smtls_key_entry, smtls_key_problem, smtls_leftover_notes, smtls_leftover_problems,
     smtls_merge_detected_cas, smtls_module_available, smtls_named_certs, smtls_progress,
@@ -340,3 +341,29 @@ def test_certificate_plan_is_the_modules_decision_without_writing(tmp_path):
     assert list((tmp_path / "out").iterdir()) == []
     with pytest.raises(Exception, match="unknown options bogus"):
         smtls_certificate_plan(dict(request, bogus=1))
+
+
+class _CountingHostvars(dict):
+    """hostvars as the filter sees it; counts the hosts whose variables were built."""
+
+    built = 0
+
+    def __getitem__(self, host):
+        type(self).built += 1
+        return dict.__getitem__(self, host)
+
+
+def test_client_certificates_are_read_once_per_client_and_only_those_published():
+    cert = {"alias": "web1", "pem": "PEM1"}
+    upcoming = {"alias": "web1-next", "pem": "PEM1N"}
+    hostvars = _CountingHostvars({
+        "web1": {"smtls_client_certificate": cert, "smtls_client_certificate_next": upcoming},
+        "web2": {"smtls_client_certificate": {"alias": "web2", "pem": "PEM2"},
+                 "smtls_client_certificate_next": {}},
+        "win1": {"other": 1},  # failed before publishing: left out, so the servers' check names it
+    })
+    found = smtls_client_certificates(["web1", "web2", "web1", "win1", "ghost"], hostvars)
+    assert found == {"web1": {"current": cert, "next": upcoming},
+                     "web2": {"current": {"alias": "web2", "pem": "PEM2"}, "next": {}}}
+    # each client's variables built once, however often it is named; a host not in the inventory never
+    assert _CountingHostvars.built == 3

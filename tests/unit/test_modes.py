@@ -192,3 +192,12 @@ def test_no_role_reads_another_roles_private_variables():
         owner = path.parts[len(ROOT.parts) + 1] if path.parts[len(ROOT.parts)] == "roles" else None
         for name in set(private.findall(text)):
             assert name == owner, "%s reads __%s_ variables" % (path.relative_to(ROOT), name)
+
+
+def test_no_task_reads_every_hosts_variables():
+    # hostvars[host] builds that host's variables: a per-host expression over every host (or
+    # every client) costs hosts x hosts builds; read them once per batch (run_once), as the
+    # servers' allowlist does with smtls_client_certificates
+    whole = re.compile(r"hostvars\s*\|\s*dict2items|hostvars\.(values|items)\(\)")
+    for path in list((ROOT / "roles").glob("*/*/*.yml")) + list((ROOT / "playbooks").glob("*.yml")):
+        assert not whole.search(path.read_text()), path.relative_to(ROOT)
