@@ -103,7 +103,7 @@ def foreign_issuer(entry, known_cas):
     if entry.kind != "private_key":
         return {}
     leaf = entry.leaf
-    if any(pki.signed_by(leaf, ca) for ca in known_cas):
+    if any(pki.issued_under(entry.chain, ca) for ca in known_cas):
         return {}
     found = {"subject": leaf.issuer.rfc4514_string()}
     for cert in entry.chain[1:]:
@@ -194,7 +194,7 @@ def entry_facts(entry, selectors, known_cas):
         untrusted=selectors.is_untrusted(entry),
         issued_by_untrusted=selectors.issued_by_untrusted(entry),
         known_ca=facts["sha256"] in {pki.sha256_hex(ca) for ca in known_cas},
-        issued_by_known_ca=any(pki.signed_by(leaf, ca) for ca in known_cas
+        issued_by_known_ca=any(pki.issued_under(entry.chain, ca) for ca in known_cas
                                if pki.sha256_hex(ca) != facts["sha256"]),
     )
     return facts

@@ -275,6 +275,26 @@ def signed_by(cert, issuer):
     return True
 
 
+def issued_under(chain, ca):
+    """True when chain's leaf was issued by ca: directly (the internal CA), or through the
+    intermediates that follow it in the chain, each signed by the next (an ACME CA's)."""
+    cert = chain[0]
+    for parent in chain[1:]:
+        if signed_by(cert, ca):
+            return True
+        if not signed_by(cert, parent) or not _is_ca(parent):
+            return False
+        cert = parent
+    return signed_by(cert, ca)
+
+
+def _is_ca(cert):
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
 # --- decisions -------------------------------------------------------------------
 
 
@@ -292,7 +312,7 @@ def decide(chain, dns, ips, ca_certs, renew_days, key=None, at=None, common=None
     leaf = chain[0]
     if key is not None and not key_matches(leaf, key):
         return True, "key_mismatch"
-    if not any(signed_by(leaf, ca) for ca in ca_certs):
+    if not any(issued_under(chain, ca) for ca in ca_certs):
         return True, "other_issuer"
     if cert_names(leaf) != normalise_names(dns, ips):
         return True, "names_differ"

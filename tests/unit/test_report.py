@@ -498,6 +498,23 @@ def test_foreign_issuer_of_a_key_entry(material):
     # a chain whose second certificate did not sign the leaf names the issuer by subject only
     wrong = ks.KeyEntry("sample", [cert, material["others"][0]], key=key)
     assert "sha256" not in inv.foreign_issuer(wrong, [material["ca"].cert])
+    # an ACME CA's certificate comes through an intermediate: its root is the known CA, and the
+    # intermediate is no foreign issuer to distrust
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    root = material["ca"]
+    mid_key = pki.generate_key("ec")
+    day = datetime.timedelta(days=1)
+    mid = (x509.CertificateBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "mid")]))
+           .issuer_name(root.cert.subject).public_key(mid_key.public_key())
+           .serial_number(x509.random_serial_number()).not_valid_before(pki.now() - day)
+           .not_valid_after(pki.now() + 90 * day)
+           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+           .sign(root.key, hashes.SHA256()))
+    leaf = pki.sign(mid_key, mid, own_key.public_key(), "sm1", ["sm1"], None, 90, "server")
+    assert inv.foreign_issuer(ks.KeyEntry("smserver", [leaf, mid, root.cert], key=own_key), [root.cert]) == {}
 
 
 def test_inventory_module_finds_the_sample_ca_with_no_configuration(tmp_path, material):

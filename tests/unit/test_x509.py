@@ -173,3 +173,38 @@ def test_a_changed_common_name_reissues_as_names_differ(ca):
                       common="SM1.example.com") == (False, "valid")
     assert pki.decide([cert], ["sm1.example.com"], [], [ca.cert], 30,
                       common="sm-renamed.example.com") == (True, "names_differ")
+
+
+def _intermediate(root, name="ACME intermediate"):
+    """A CA under root (an ACME CA issues from one), and its key."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    key = pki.generate_key("ec")
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(root.cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(NOW - DAY).not_valid_after(NOW + 400 * DAY)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(root.key, hashes.SHA256()))
+    return key, cert
+
+
+def test_a_certificate_from_an_intermediate_stays_when_the_chain_leads_to_our_root(ca, sample_ca, host_key):
+    mid_key, mid = _intermediate(ca)
+    leaf = pki.sign(mid_key, mid, host_key.public_key(), "sm1", ["sm1"], None, 90, "server")
+    assert pki.issued_under([leaf, mid, ca.cert], ca.cert) and pki.issued_under([leaf, mid], ca.cert)
+    assert pki.decide([leaf, mid, ca.cert], ["sm1"], [], [ca.cert], 30, key=host_key) == (False, "valid")
+    # without the intermediate in the chain nothing says where the leaf comes from
+    assert pki.decide([leaf], ["sm1"], [], [ca.cert], 30) == (True, "other_issuer")
+    # an intermediate of another root, or a leaf posing as an intermediate, does not lead to ours
+    other_key, other_mid = _intermediate(sample_ca, "ACME intermediate")
+    foreign = pki.sign(other_key, other_mid, host_key.public_key(), "sm1", ["sm1"], None, 90, "server")
+    assert pki.decide([foreign, other_mid], ["sm1"], [], [ca.cert], 30) == (True, "other_issuer")
+    from cryptography.hazmat.primitives import hashes
+
+    posing = pki.sign(ca.key, ca.cert, mid_key.public_key(), "ACME intermediate", ["x"], None, 90, "server")
+    crafted = (x509.CertificateBuilder().subject_name(leaf.subject).issuer_name(posing.subject)
+               .public_key(host_key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(NOW - DAY).not_valid_after(NOW + 90 * DAY).sign(mid_key, hashes.SHA256()))
+    assert pki.signed_by(crafted, posing) and not pki.issued_under([crafted, posing], ca.cert)
