@@ -29,21 +29,25 @@ venv: $(VENV)/.controller
 venv-windows: $(VENV)/.windows
 venv-test: $(VENV)/.test
 
+# `make demo SMTLS_CA_SOURCE=acme`: the demo's certificates from an ACME CA (Pebble on 127.0.0.1)
+DEMO_VARS := $(if $(SMTLS_CA_SOURCE),-e smtls_ca_source=$(SMTLS_CA_SOURCE))
+
 ## demo: build the embedded demo fleet under .demo/, run the rollout on it, then the report
 demo: venv
-	ansible-playbook tests/demo_fleet.yml
-	ansible-playbook playbooks/site.yml
-	ansible-playbook playbooks/report.yml
+	ansible-playbook tests/demo_fleet.yml $(DEMO_VARS)
+	ansible-playbook playbooks/site.yml $(DEMO_VARS)
+	ansible-playbook playbooks/report.yml $(DEMO_VARS)
 	@echo "Fleet report: $(CURDIR)/.demo/report/smtls-report.html (and smtls-report.json)"
 	@echo "Windows client bundles: $(CURDIR)/.demo/controller/windows-clients/"
 
 ## report: the fleet report of the demo fleet (read-only), in .demo/report/
 report: venv
-	ansible-playbook playbooks/report.yml
+	ansible-playbook playbooks/report.yml $(DEMO_VARS)
 
 demo-reset:
 	for run in .demo/*/ServiceManager9.61/Server/RUN; do \
 	  [ -d "$$run" ] && bash tests/standin/standin-ctl stop "$$run" - || true; done
+	[ ! -d .demo/controller/pebble ] || $(PYTHON) tests/pebble.py stop .demo/controller/pebble
 	rm -rf .demo
 
 ## test: everything CI runs
@@ -60,6 +64,7 @@ test-python: venv-test
 	pytest -q tests/unit tests/interop tests/modules tests/standin
 
 test-playbooks: venv-test
+	.ci/host-deps.sh
 	pytest -q --durations=12 tests/playbooks
 
 ## test-fresh: the README's first command as a newcomer runs it - a fresh clone, a fresh .venv with

@@ -118,7 +118,7 @@ def smtls_phase_steps(name):
 
 
 def smtls_client_certificates(hosts, hostvars):
-    """{host: {'current': {alias, pem}, 'next': {alias, pem} or {}}} for the hosts among hosts
+    """{host: {'current': {alias, pem}, 'next': {alias, pem} or {}, 'known'}} for the hosts among hosts
     that published a client certificate in this run (smtls_client_certificate; in a rotation's
     reissue phase also smtls_client_certificate_next); hosts that did not are left out.
 
@@ -133,8 +133,11 @@ def smtls_client_certificates(hosts, hostvars):
         if current is None or _is_undefined(current):
             continue
         upcoming = facts.get("smtls_client_certificate_next")
-        found[host] = {"current": current,
-                       "next": {} if upcoming is None or _is_undefined(upcoming) else upcoming}
+        upcoming = {} if upcoming is None or _is_undefined(upcoming) else upcoming
+        # known: a certificate to allow exists (one waiting for a corporate CA or an ACME order
+        # has none yet - only check mode predicts such an order)
+        found[host] = {"current": current, "next": upcoming,
+                       "known": bool(current.get("pem") or upcoming.get("pem"))}
     return found
 
 

@@ -361,9 +361,17 @@ def test_client_certificates_are_read_once_per_client_and_only_those_published()
         "web2": {"smtls_client_certificate": {"alias": "web2", "pem": "PEM2"},
                  "smtls_client_certificate_next": {}},
         "win1": {"other": 1},  # failed before publishing: left out, so the servers' check names it
+        # a certificate not issued yet (an ACME order in check mode, a CSR with a corporate CA)
+        "win2": {"smtls_client_certificate": {"alias": "win2", "pem": ""}},
+        # new in a rotation's reissue phase: no certificate installed yet, the next one signed
+        "web3": {"smtls_client_certificate": {"alias": "web3", "pem": ""},
+                 "smtls_client_certificate_next": {"alias": "web3-next", "pem": "PEM3N"}},
     })
-    found = smtls_client_certificates(["web1", "web2", "web1", "win1", "ghost"], hostvars)
-    assert found == {"web1": {"current": cert, "next": upcoming},
-                     "web2": {"current": {"alias": "web2", "pem": "PEM2"}, "next": {}}}
+    found = smtls_client_certificates(["web1", "web2", "web1", "win1", "ghost", "win2", "web3"], hostvars)
+    assert found == {"web1": {"current": cert, "next": upcoming, "known": True},
+                     "web2": {"current": {"alias": "web2", "pem": "PEM2"}, "next": {}, "known": True},
+                     "win2": {"current": {"alias": "win2", "pem": ""}, "next": {}, "known": False},
+                     "web3": {"current": {"alias": "web3", "pem": ""},
+                              "next": {"alias": "web3-next", "pem": "PEM3N"}, "known": True}}
     # each client's variables built once, however often it is named; a host not in the inventory never
-    assert _CountingHostvars.built == 3
+    assert _CountingHostvars.built == 5
