@@ -11,6 +11,7 @@ python tests/pebble.py start <workdir> [--eab] [name=address ...] | stop <workdi
 import base64
 import datetime
 import json
+import re
 import os
 import shutil
 import signal
@@ -92,6 +93,20 @@ def _tls_material(directory):
     return paths
 
 
+def openssl_verify(root_path, chain_pem, workdir):
+    """openssl's own verdict on a chain (leaf first): the leaf verifies up to root_path through the
+    certificates after it. Returns the CompletedProcess."""
+    certs = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n?", chain_pem, re.S)
+    leaf, rest = os.path.join(str(workdir), "leaf.pem"), os.path.join(str(workdir), "untrusted.pem")
+    with open(leaf, "w") as f:
+        f.write(certs[0])
+    with open(rest, "w") as f:
+        f.write("".join(certs[1:]))
+    return subprocess.run(
+        ["openssl", "verify", "-CAfile", root_path, "-untrusted", rest, leaf], capture_output=True, text=True
+    )
+
+
 class Pebble:
     """pebble + pebble-challtestsrv on 127.0.0.1, on free ports, under directory."""
 
@@ -108,7 +123,7 @@ class Pebble:
         self.server_ca = tls["tls-ca.pem"]
         self.acme_port, self.management_port = free_port(), free_port()
         self.dns_port, self.dns_management_port = (
-            free_port(socket.SOCK_DNS if hasattr(socket, "SOCK_DNS") else socket.SOCK_DGRAM),
+            free_port(socket.SOCK_DGRAM),
             free_port(),
         )
         self.http_port = free_port()

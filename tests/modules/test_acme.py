@@ -110,21 +110,7 @@ def test_an_order_proven_over_http01_gives_a_chain_for_the_hosts_key(ca, ca_dir,
     assert pki.cert_der(chain[-1]) == pki.cert_der(pki.parse_pem_certs(ca.root_pem, "root")[0])
     pki.check_chain(chain, "chain")
     # openssl, independently: the leaf verifies up to Pebble's root through the intermediate
-    (tmp_path / "leaf.pem").write_text(pki.cert_pem(chain[0]))
-    (tmp_path / "mid.pem").write_text(pki.chain_pem(chain[1:-1]))
-    verified = subprocess.run(
-        [
-            "openssl",
-            "verify",
-            "-CAfile",
-            ca.root_path,
-            "-untrusted",
-            str(tmp_path / "mid.pem"),
-            str(tmp_path / "leaf.pem"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    verified = pebble.openssl_verify(ca.root_path, issued["chain"], tmp_path)
     assert verified.returncode == 0, verified.stderr
 
 

@@ -13,6 +13,7 @@ import socket
 import subprocess
 from pathlib import Path
 
+import pebble
 import pytest
 from demofleet import ROOT, host_files, matching, recap, run_playbook
 
@@ -83,22 +84,7 @@ def rollout(fleet):
 
 
 def openssl_verify(fleet, chain_pem, tmp_path):
-    certs = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n?", chain_pem, re.S)
-    (tmp_path / "leaf.pem").write_text(certs[0])
-    (tmp_path / "mid.pem").write_text("".join(certs[1:]))
-    return subprocess.run(
-        [
-            "openssl",
-            "verify",
-            "-CAfile",
-            settings(fleet)["root"],
-            "-untrusted",
-            str(tmp_path / "mid.pem"),
-            str(tmp_path / "leaf.pem"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    return pebble.openssl_verify(settings(fleet)["root"], chain_pem, tmp_path)
 
 
 def keystore_chain(path, password, alias):
@@ -246,8 +232,6 @@ DNS_PORTS = ("-e", "smtls_demo_http_base=29080", "-e", "smtls_demo_https_base=29
 def dns_fleet(tmp_path_factory):
     """A demo fleet whose ACME CA (another Pebble) checks TXT records on a named authoritative for
     demo.invalid, which takes TSIG-signed updates: no responder on any host."""
-    import pebble
-
     root = tmp_path_factory.mktemp("acme-dns-fleet")
     named = pebble.Named(str(root / "named"), zone="demo.invalid").start()
     server = pebble.Pebble(str(root / "pebble"), dns_server="127.0.0.1:%d" % named.port)
@@ -313,23 +297,7 @@ def test_dns01_issues_every_certificate_with_no_responder_and_keeps_the_tsig_key
     assert responder and all(r.startswith("skipping") for r in responder), responder
     run = Path(root) / "sm1.demo.invalid/ServiceManager9.61/Server/RUN"
     chain = keystore_chain(run / "server.keystore", "demo-Server-ks1", "smserver")
-    (tmp_path / "leaf.pem").write_text(
-        re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n?", chain, re.S)[0]
-    )
-    (tmp_path / "chain.pem").write_text(chain)
-    verified = subprocess.run(
-        [
-            "openssl",
-            "verify",
-            "-CAfile",
-            server.root_path,
-            "-untrusted",
-            str(tmp_path / "chain.pem"),
-            str(tmp_path / "leaf.pem"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    verified = pebble.openssl_verify(server.root_path, chain, tmp_path)
     assert verified.returncode == 0, verified.stderr
     # the TXT records are gone from the zone
     import dns.message
