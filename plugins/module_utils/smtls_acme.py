@@ -77,22 +77,6 @@ def problem_text(error):
     return str(error) or error.__class__.__name__
 
 
-def _names(common, dns, ips):
-    """The names an identity's certificate carries (its common name among them)."""
-    dns_names, ip_names = pki.normalise_names(
-        [common] + list(dns or []) if common and not _is_ip(common) else dns, ips
-    )
-    return dns_names, ip_names
-
-
-def _is_ip(value):
-    try:
-        pki.normalise_names([], [value])
-        return True
-    except pki.PkiError:
-        return False
-
-
 class Session:
     """One ACME account at one directory, as one module run sees it.
 
@@ -261,7 +245,8 @@ class Session:
     def authorize(self, common, dns, ips, challenge="http-01"):
         """Open an order for the names; return (order JSON, [challenge to answer]): for http-01
         the token and content the host serves, for dns-01 the TXT record and its value."""
-        dns_names, ip_names = _names(common, dns, ips)
+        # the identifiers: these names, and the common name (which the library takes from the CSR)
+        dns_names, ip_names = pki.normalise_names(dns, ips)
         if challenge == "dns-01" and ip_names:
             raise AcmeError(
                 "dns-01 proves DNS names only, and %s asks for the IP addresses %s. Fix: the "
