@@ -36,6 +36,11 @@ _modes = _module_utils("smtls_modes")
 _pki = _module_utils("smtls_x509")
 _authority = _module_utils("smtls_ca")
 _files = _module_utils("smtls_files")
+# in import order: each finds the ones before it (smtls_keystore_state reads keystores)
+_module_utils("smtls_der")
+_module_utils("smtls_pbe")
+_module_utils("smtls_keystore")
+_keystore_state = _module_utils("smtls_keystore_state")
 
 # sm_certificate's options and their defaults, which smtls_certificate_plan fills in
 _CERTIFICATE_DEFAULTS = dict(
@@ -59,7 +64,7 @@ def smtls_certificate_plan(params):
     p = dict(_CERTIFICATE_DEFAULTS)
     p.update((key, value) for key, value in (params or {}).items() if value is not None)
     for key in ("ca_create", "force"):
-        p[key] = str(p[key]).lower() in ("true", "1", "yes")
+        p[key] = _true(p[key])
     for key in ("ca_valid_days", "renew_days", "valid_days"):
         p[key] = int(p[key])
     try:
@@ -157,7 +162,7 @@ def smtls_webtiers_first(states, name):
     """Whether the web tiers move before the servers, from the servers' states now
     (sm_server_state: ssl, client_auth) and the mode to reach."""
     states = [s for s in states or [] if s]
-    was_ssl = any(str(s.get("ssl")).lower() in ("true", "1", "yes") for s in states)
+    was_ssl = any(_true(s.get("ssl")) for s in states)
     was_level = max([int(s.get("client_auth") or 0) for s in states] or [0])
     return _modes.webtiers_first(was_ssl, was_level, name)
 
@@ -191,6 +196,40 @@ def smtls_written(results):
             if item.get("written", item.get("changed")) and item.get("path"):
                 written.append({"path": item["path"], "backup": item.get("backup_file") or ""})
     return written
+
+
+def smtls_keystore_in_place(read, key_alias=None, chain="", trusted=None, exclusive=False,
+                            remove_other_keys=False, absent=None, store_type=None, mode=None, owner=None,
+                            group=None):
+    """Whether sm_keystore with these options would leave the keystore as this run's read of it
+    (keystore_info: sm_keystore_info, or an installation read) found it - then the call is left
+    out, a module run saved. chain: the key entry's chain (PEM); trusted: [{alias, pem}]; the
+    rest as sm_keystore takes them (owner, group and mode omitted as empty). False whenever the
+    read is missing or failed, or a PEM does not parse (the module then reports it)."""
+    if not isinstance(read, dict) or read.get("error") or read.get("skipped"):
+        return False
+    try:
+        chain_sha256 = ([_pki.sha256_hex(c) for c in _pki.order_chain(_pki.parse_pem_certs(chain, "chain"))]
+                        if (chain or "").strip() else [])
+        trusted_sha256 = [_pki.sha256_hex(c) for item in trusted or []
+                          for c in _pki.parse_pem_certs(item["pem"], "trusted certificate")]
+    except _pki.PkiError:
+        return False
+    return _keystore_state.in_place(
+        read, key_alias=key_alias, chain_sha256=chain_sha256, trusted_sha256=trusted_sha256,
+        exclusive=_true(exclusive), remove_other_keys=_true(remove_other_keys), absent=absent or [],
+        store_type=_given(store_type), mode=_given(mode), owner=_given(owner), group=_given(group))
+
+
+def _true(value):
+    return str(value).lower() in ("true", "1", "yes")
+
+
+def _given(value):
+    """A file argument as a module receives it: None when empty or omitted (Ansible's omit)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        return None
+    return value
 
 
 def smtls_key_entry(entries, alias):
@@ -568,6 +607,7 @@ class FilterModule(object):
     def filters(self):
         return {"smtls_in_dir": smtls_in_dir, "smtls_truststores_in": smtls_truststores_in,
                 "smtls_written": smtls_written, "smtls_key_entry": smtls_key_entry,
+                "smtls_keystore_in_place": smtls_keystore_in_place,
                 "smtls_module_available": smtls_module_available,
                 "smtls_progress": smtls_progress, "smtls_tls_problems": smtls_tls_problems,
                 "smtls_browser_connector_problem": smtls_browser_connector_problem,

@@ -114,6 +114,16 @@ def load_restart_record(path):
         raise FileProblem("%s is not a smtls restart record; remove it and run again" % path)
 
 
+def restart_record_pending(path):
+    """Whether the record holds anything - read with a host's installation, so a run that then
+    writes nothing needs no read of its own. A record that cannot be read counts as pending: the
+    restart step reads it again and names the problem."""
+    try:
+        return bool(load_restart_record(path))
+    except (FileProblem, IOError, OSError):
+        return True
+
+
 def _save_restart_record(path, files):
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)

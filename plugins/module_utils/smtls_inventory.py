@@ -15,7 +15,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import grp
 import json
+import os
+import pwd
+import stat
 import xml.etree.ElementTree as ET
 
 from ansible.module_utils import smtls_keystore as ks
@@ -116,9 +120,11 @@ def foreign_issuer(entry, known_cas):
 def keystore_info(path, password=None, fallback_passwords=(), store_type=None, return_pem=False,
                   known_cas=None, writable=False):
     """What a keystore holds, read only (sm_keystore_info, and the hosts' installation reads):
-    {exists, type, entries, password_used}. password_used is primary, fallback or none; each
-    entry as entry_summary gives it, with chain_pem (return_pem) and, with known_cas (PEM list),
-    a key entry's foreign_issuer. Raises KeystoreError, PkiError or FileProblem."""
+    {exists, type, entries, password_used, attributes, pending}. password_used is primary,
+    fallback or none; attributes the file's mode, owner and group; pending whether a new key waits
+    beside it (sm_keystore csr_key=new). Each entry as entry_summary gives it, with chain_pem
+    (return_pem) and, with known_cas (PEM list), a key entry's foreign_issuer. Raises
+    KeystoreError, PkiError or FileProblem."""
     data = read_optional(path, "keystore")
     if writable:
         check_writable(path, "keystore", len(data or b"") + 65536, backup=True)
@@ -139,7 +145,21 @@ def keystore_info(path, password=None, fallback_passwords=(), store_type=None, r
         if known is not None and entry.kind == "private_key":
             summary["foreign_issuer"] = foreign_issuer(entry, known)
         entries.append(summary)
-    return dict(exists=True, type=keystore.store_type, entries=entries, password_used=password_used)
+    return dict(exists=True, type=keystore.store_type, entries=entries, password_used=password_used,
+                attributes=file_attributes(path), pending=os.path.exists(path + state.PENDING_SUFFIX))
+
+
+def file_attributes(path):
+    """{mode, owner: [name, uid], group: [name, gid]} of a file, for state.in_place."""
+    st = os.stat(path)
+
+    def name(lookup, number):
+        try:
+            return lookup(number)[0]
+        except KeyError:
+            return str(number)
+    return dict(mode=stat.S_IMODE(st.st_mode), owner=[name(pwd.getpwuid, st.st_uid), str(st.st_uid)],
+                group=[name(grp.getgrgid, st.st_gid), str(st.st_gid)])
 
 
 # The options of a store an installation read takes along (sm_server_info, sm_webtier_info);

@@ -17,6 +17,9 @@ from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_x509 as pki
 from ansible.module_utils.smtls_files import read_optional
 
+# where sm_keystore keeps a new key until its certificate arrives (its pending_path default)
+PENDING_SUFFIX = ".smtls-pending"
+
 
 class Plan:
     """What plan() decided: the keystore to write (if any) and why."""
@@ -110,15 +113,67 @@ def open_keystore(data, password, other_passwords, path):
 
 def _matches(entry, selector):
     leaf = entry.leaf
-    if selector.get("alias") and entry.alias.lower() == selector["alias"].lower():
+    return selector_matches(selector, entry.alias, lambda: pki.sha256_hex(leaf),
+                            lambda: leaf.subject.rfc4514_string(), lambda: leaf.issuer.rfc4514_string())
+
+
+def selector_matches(selector, alias, sha256, subject, issuer):
+    """Whether an absent selector {alias, sha256, subject, issuer} names an entry: its alias, and
+    callables giving its leaf's SHA-256 and DNs (worked out only when the selector asks)."""
+    if selector.get("alias") and alias.lower() == selector["alias"].lower():
         return True
-    if selector.get("sha256") and pki.sha256_hex(leaf) == _fp(selector["sha256"]):
+    if selector.get("sha256") and sha256() == _fp(selector["sha256"]):
         return True
-    if selector.get("subject") and dn_key(leaf.subject.rfc4514_string()) == dn_key(selector["subject"]):
+    if selector.get("subject") and dn_key(subject()) == dn_key(selector["subject"]):
         return True
-    if selector.get("issuer") and dn_key(leaf.issuer.rfc4514_string()) == dn_key(selector["issuer"]):
+    if selector.get("issuer") and dn_key(issuer()) == dn_key(selector["issuer"]):
         return True
     return False
+
+
+def in_place(read, key_alias=None, chain_sha256=(), trusted_sha256=(), exclusive=False,
+             remove_other_keys=False, absent=(), store_type=None, mode=None, owner=None, group=None):
+    """Whether plan() and the module's file arguments, given these options, would leave the
+    keystore exactly as `read` found it - read (keystore_info) in this run, so the module that
+    would change nothing need not run. read: {exists, password_used, pending, attributes,
+    entries: entry_summary dicts}. chain_sha256: the key entry's chain as it should be (ordered);
+    trusted_sha256: the trusted certificates that should be there. Conservative: anything not
+    known from the read (a pending key, a symbolic mode) counts as not in place."""
+    if not read.get("exists") or read.get("password_used") != "primary" or read.get("pending"):
+        return False
+    if store_type and read.get("type") != store_type:
+        return False  # the module converts it
+    keep = key_alias.lower() if key_alias else None
+    entries = read.get("entries") or []
+    wanted = set(trusted_sha256)
+    for entry in entries:
+        alias, kind = entry["alias"].lower(), entry["kind"]
+        if any(selector_matches(sel, alias, lambda e=entry: e["sha256"], lambda e=entry: e["subject"],
+                                lambda e=entry: e["issuer"]) for sel in absent):
+            return False
+        if kind == "private_key" and alias != keep and (remove_other_keys or exclusive):
+            return False
+        if exclusive and kind == "trusted_cert" and entry["sha256"] not in wanted:
+            return False
+    if keep:
+        key = [e for e in entries if e["kind"] == "private_key" and e["alias"].lower() == keep]
+        if not key or list(key[0].get("chain_sha256") or ()) != list(chain_sha256):
+            return False
+    if wanted - {e["sha256"] for e in entries if e["kind"] == "trusted_cert"}:
+        return False
+    found = read.get("attributes") or {}
+    if mode is not None:
+        # a string is octal as the module reads it ("0640"), an integer the mode itself
+        if isinstance(mode, str):
+            if not mode.isdigit():
+                return False
+            mode = int(mode, 8)
+        if found.get("mode") != mode:
+            return False
+    elif found.get("mode") is None or found["mode"] & ~0o640:
+        return False  # the module caps a wider mode
+    return all(wanted_id in (None, "") or str(wanted_id) in found.get(which, ())
+               for which, wanted_id in (("owner", owner), ("group", group)))
 
 
 def dn_key(text):

@@ -370,7 +370,7 @@ def main():
     )
     params = module.params
     path = params["path"]
-    pending_path = params["pending_path"] or path + ".smtls-pending"
+    pending_path = params["pending_path"] or path + state.PENDING_SUFFIX
     try:
         refuse_wide_mode(module, path, params["mode"], "keystore")
         data = read_optional(path, "keystore")

@@ -91,6 +91,18 @@ type:
   description: Detected type, C(jks) or C(pkcs12).
   returned: when the file exists
   type: str
+attributes:
+  description: The file's C(mode) (an integer), C(owner) and C(group) (each C([name, id])) - with
+    the entries, what M(sm_keystore) would compare before writing, so the roles leave out a call
+    that would change nothing.
+  returned: when the file exists
+  type: dict
+  sample: {mode: 416, owner: [root, "0"], group: [tomcat, "91"]}
+pending:
+  description: Whether a new key waits beside the keystore for its certificate (the
+    C(.smtls-pending) file of M(sm_keystore) I(csr_key=new)).
+  returned: when the file exists
+  type: bool
 entries:
   description: The entries, in file order.
   returned: always

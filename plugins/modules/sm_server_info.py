@@ -78,6 +78,28 @@ options:
         description: Refuse a keystore that could not be replaced.
         type: bool
         default: false
+  client_ca:
+    description:
+      - The client CA truststore (C(truststoreFile)), read in the same call - returned as
+        C(client_ca). Absent is no error (the rollout creates it).
+    type: dict
+    suboptions:
+      path:
+        description: The keystore file.
+        type: path
+        required: true
+      password:
+        description: Its password.
+        type: str
+      writable:
+        description: Refuse a keystore that could not be replaced.
+        type: bool
+        default: false
+  restart_record:
+    description:
+      - The host's restart record (see M(sm_pending_restart)), read in the same call - returned as
+        C(restart_pending), so a run that writes nothing on the host needs no read of its own.
+    type: path
 notes:
   - Supports check mode (it never changes anything).
 seealso:
@@ -129,6 +151,18 @@ trusted_clients:
       C(error) - the message it would fail with.
   returned: when I(trusted_clients) is given
   type: dict
+client_ca:
+  description:
+    - With I(client_ca) - as M(sm_keystore_info) returns it (exists, type, entries), or C(error) -
+      the message it would fail with.
+  returned: when I(client_ca) is given
+  type: dict
+restart_pending:
+  description:
+    - With I(restart_record) - whether the record holds anything (a restart left due by an
+      interrupted run); true too when it cannot be read (the restart step then names the problem).
+  returned: when I(restart_record) is given
+  type: bool
 servlets:
   description: The servlets of I(sm_cfg), in file order; empty without the file.
   returned: always
@@ -155,7 +189,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_jre as jre
 from ansible.module_utils import smtls_smcfg as smcfg
-from ansible.module_utils.smtls_files import FileProblem, read_optional
+from ansible.module_utils.smtls_files import FileProblem, read_optional, restart_record_pending
 
 ARGUMENT_SPEC = dict(
     jre_dir=dict(type="path", required=True),
@@ -164,6 +198,8 @@ ARGUMENT_SPEC = dict(
         fallback_passwords=dict(type="list", elements="str", default=[], no_log=True),
         known_cas=dict(type="list", elements="str"))),
     trusted_clients=dict(type="dict", options=inv.store_read_options()),
+    client_ca=dict(type="dict", options=inv.store_read_options()),
+    restart_record=dict(type="path"),
 )
 
 
@@ -187,8 +223,11 @@ def main():
     # the stores in the same call (their errors returned, for the preflight to report)
     if module.params["keystore"]:
         result["keystore"] = inv.keystore_read(module.params["keystore"], return_pem=True)
-    if module.params["trusted_clients"]:
-        result["trusted_clients"] = inv.keystore_read(module.params["trusted_clients"])
+    for store in ("trusted_clients", "client_ca"):
+        if module.params[store]:
+            result[store] = inv.keystore_read(module.params[store])
+    if module.params["restart_record"]:
+        result["restart_pending"] = restart_record_pending(module.params["restart_record"])
     module.exit_json(**result)
 
 

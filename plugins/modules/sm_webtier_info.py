@@ -69,6 +69,11 @@ options:
         description: Refuse a keystore that could not be replaced.
         type: bool
         default: false
+  restart_record:
+    description:
+      - The host's restart record (see M(sm_pending_restart)), read in the same call - returned as
+        C(restart_pending), so a run that writes nothing on the host needs no read of its own.
+    type: path
 notes:
   - Supports check mode (it never changes anything).
 seealso:
@@ -132,6 +137,12 @@ https_connectors:
     read:
       description: When it opens - the keystore as M(sm_keystore_info) reads it with I(return_pem).
       type: dict
+restart_pending:
+  description:
+    - With I(restart_record) - whether the record holds anything (a restart left due by an
+      interrupted run); true too when it cannot be read (the restart step then names the problem).
+  returned: when I(restart_record) is given
+  type: bool
 client_keystore:
   description:
     - With I(client_keystore) - as M(sm_keystore_info) returns it with I(return_pem), or C(error) -
@@ -149,7 +160,7 @@ from ansible.module_utils import smtls_jre as jre
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_webtier as web
 from ansible.module_utils import smtls_x509 as pki
-from ansible.module_utils.smtls_files import FileProblem, read_optional
+from ansible.module_utils.smtls_files import FileProblem, read_optional, restart_record_pending
 
 ARGUMENT_SPEC = dict(
     webapp_dir=dict(type="path", required=True),
@@ -158,6 +169,7 @@ ARGUMENT_SPEC = dict(
     jre_dirs=dict(type="list", elements="str", default=[]),
     keystore_password=dict(type="str", no_log=True),
     client_keystore=dict(type="dict", options=inv.store_read_options()),
+    restart_record=dict(type="path"),
 )
 
 
@@ -213,6 +225,8 @@ def main():
     if p["client_keystore"]:
         # its error returned, for the preflight to report
         result["client_keystore"] = inv.keystore_read(p["client_keystore"], return_pem=True)
+    if module.params["restart_record"]:
+        result["restart_pending"] = restart_record_pending(module.params["restart_record"])
     module.exit_json(**result)
 
 

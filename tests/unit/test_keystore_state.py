@@ -160,3 +160,82 @@ def test_pending_key_request_leaves_the_keystore_alone(ca):
                                  key={"alias": "smserver", "csr_key": "new",
                                       "csr": {"common_name": "sm1"}}))
     assert not plan.write and plan.pending_key is not None and plan.csr
+
+
+# state.in_place: the roles leave out an sm_keystore call when this run's read of the store
+# (keystore_info) shows the call would change nothing. Each case is checked against plan() on the
+# same file, so the shortcut can never disagree with the module it saves.
+def _in_place_case(tmp_path, entries, options, password="pw", file_mode=0o640, **write):
+    from ansible.module_utils import smtls_inventory as inv
+
+    path = tmp_path / "store.jks"
+    path.write_bytes(store_with(*entries, password=password))
+    path.chmod(file_mode)
+    read = inv.keystore_info(str(path), "pw", ["initial"], return_pem=True)
+    found = state.in_place(read, **options)
+    plan = state.plan(path.read_bytes(), spec(password="initial", new_password="pw", **write))
+    return found, plan.write
+
+
+@pytest.mark.parametrize("case", ["as is", "absent CA present", "other key", "old password", "other chain"])
+def test_in_place_agrees_with_the_plan_for_an_identity(case, tmp_path, ca, sample_ca):
+    key, cert = ca.issue("sm1.example.com")
+    other_key, other_cert = ca.issue("sm1.example.com")
+    chain = [cert, ca.cert]
+    entries = [ks.KeyEntry("smserver", chain, key=key)]
+    alias = "smserver"
+    absent = [{"sha256": pki.sha256_hex(sample_ca.cert)}]
+    password = "pw"
+    if case == "absent CA present":
+        entries.append(ks.CertEntry("sampleca", sample_ca.cert))
+    elif case == "other key":
+        entries.append(ks.KeyEntry("sample", [other_cert, ca.cert], key=other_key))
+    elif case == "old password":
+        password = "initial"
+    elif case == "other chain":
+        # the same key under another certificate: the plan installs the wanted chain
+        entries = [ks.KeyEntry("smserver", [other_cert, ca.cert], key=key)]
+    options = dict(key_alias=alias, chain_sha256=[pki.sha256_hex(c) for c in chain], remove_other_keys=True,
+                   absent=absent, mode="0640")
+    found, writes = _in_place_case(tmp_path, entries, options, password=password,
+                                   key={"alias": alias, "chain": chain}, remove_other_keys=True,
+                                   absent=absent)
+    assert found == (not writes) == (case == "as is")
+    # the key entry under another alias than the one asked: the module would move it
+    assert not _in_place_case(tmp_path, entries, dict(options, key_alias="tomcat"))[0]
+
+
+@pytest.mark.parametrize("case", ["same set", "one more", "one missing", "a key entry"])
+def test_in_place_agrees_with_the_plan_for_an_exclusive_allowlist(case, tmp_path, ca, sample_ca):
+    key, cert = ca.issue("web1.example.com")
+    wanted = [ca.cert, cert]
+    entries = [ks.CertEntry("a", ca.cert), ks.CertEntry("b", cert)]
+    if case == "one more":
+        entries.append(ks.CertEntry("c", sample_ca.cert))
+    elif case == "one missing":
+        entries = entries[:1]
+    elif case == "a key entry":
+        entries.append(ks.KeyEntry("k", [cert, ca.cert], key=key))
+    found, writes = _in_place_case(
+        tmp_path, entries,
+        dict(trusted_sha256=[pki.sha256_hex(c) for c in wanted], exclusive=True, mode="0640"),
+        trusted=[trusted("client", c) for c in wanted], exclusive=True)
+    assert found == (not writes) == (case == "same set")
+
+
+def test_in_place_needs_the_file_attributes_and_no_pending_key(tmp_path, ca):
+    import getpass
+
+    key, cert = ca.issue("sm1.example.com")
+    options = dict(key_alias="smserver", chain_sha256=[pki.sha256_hex(cert), pki.sha256_hex(ca.cert)])
+    entries = [ks.KeyEntry("smserver", [cert, ca.cert], key=key)]
+    assert _in_place_case(tmp_path, entries, dict(options, mode="0640"))[0]
+    assert not _in_place_case(tmp_path, entries, dict(options, mode="0600"))[0]
+    assert not _in_place_case(tmp_path, entries, dict(options, mode="u=rw,g=r"))[0]  # symbolic: not judged
+    # no mode given: the module caps a wider one, so only 0640 or narrower stays
+    assert _in_place_case(tmp_path, entries, options, file_mode=0o600)[0]
+    assert not _in_place_case(tmp_path, entries, options, file_mode=0o644)[0]
+    assert _in_place_case(tmp_path, entries, dict(options, owner=getpass.getuser()))[0]
+    assert not _in_place_case(tmp_path, entries, dict(options, owner="no-such-user-smtls"))[0]
+    (tmp_path / ("store.jks" + state.PENDING_SUFFIX)).write_bytes(b"x")
+    assert not _in_place_case(tmp_path, entries, dict(options, mode="0640"))[0]
