@@ -232,6 +232,34 @@ def _given(value):
     return value
 
 
+def smtls_identity_outcome(chain, keystore, alias, stage, supplied, decision, signed, request, installed):
+    """What the identity flow did with one keystore (published as smtls_identity_result): {keystore,
+    alias, action, reason, sha256, backup, written, chain, certificate (the leaf), changed}. Worked
+    out once from the flow's registered results - a template would read each of them (and the
+    keystore read behind the chain) once per field."""
+    decision, signed = decision or {}, signed or {}
+    installed = installed if isinstance(installed, dict) else {}
+    if stage == "current":
+        action, reason = "keep", "current (not decided in this phase)"
+    elif _true(supplied):
+        action, reason = "supplied", "shared certificate"
+    else:
+        action = signed.get("action") or decision.get("action") or "install"
+        reason = decision.get("reason") or "signed in the issue stage"
+    return {"keystore": keystore, "alias": alias, "action": action, "reason": reason,
+            "sha256": signed.get("sha256") or decision.get("sha256") or "",
+            "backup": installed.get("backup_file") or "",
+            "written": smtls_written([installed]), "chain": chain or "",
+            "certificate": _leaf_pem(chain),
+            "changed": bool((request or {}).get("changed")) or bool(installed.get("changed"))}
+
+
+def _leaf_pem(chain):
+    """The first certificate of a PEM chain ("" for none)."""
+    end = "-----END CERTIFICATE-----"
+    return (chain.split(end)[0] + end + "\n") if chain else ""
+
+
 def smtls_key_entry(entries, alias):
     """The private-key entry a keystore serves: the one under alias, else the first one (the
     vendor's sample under its own alias), else {} - as sm_keystore_info lists entries."""
@@ -608,6 +636,7 @@ class FilterModule(object):
         return {"smtls_in_dir": smtls_in_dir, "smtls_truststores_in": smtls_truststores_in,
                 "smtls_written": smtls_written, "smtls_key_entry": smtls_key_entry,
                 "smtls_keystore_in_place": smtls_keystore_in_place,
+                "smtls_identity_outcome": smtls_identity_outcome,
                 "smtls_module_available": smtls_module_available,
                 "smtls_progress": smtls_progress, "smtls_tls_problems": smtls_tls_problems,
                 "smtls_browser_connector_problem": smtls_browser_connector_problem,

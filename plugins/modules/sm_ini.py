@@ -122,7 +122,6 @@ path:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.smtls_keystore_state import keystore_file_opens
 from ansible.module_utils import smtls_smini as smini
 from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, check_writable,
                                               mode_action, read_optional, tighten, wide_mode,
@@ -171,6 +170,10 @@ def main():
             target = p["password_keystores"].get(name)
             if name not in p["passwords"] or not target:
                 return False
+            # imported here: only an encrypted password line needs the keystore code (and
+            # cryptography), which otherwise costs every run of this module its import
+            from ansible.module_utils.smtls_keystore_state import keystore_file_opens
+
             return keystore_file_opens(os.path.join(base, target), p["passwords"][name])
 
         lines = smini.parse(text)

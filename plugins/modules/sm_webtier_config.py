@@ -172,7 +172,6 @@ files:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.smtls_keystore_state import keystore_file_opens
 from ansible.module_utils import smtls_webtier as web
 from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, change_ownership,
                                               check_writable, mode_action, owner_names,
@@ -221,9 +220,12 @@ def plan_files(p):
         values = web.properties_values(old or "")
 
         def in_sync(key, current):
-            # the web tier encrypts keystorePassword under its masterKey once it has run
+            # the web tier encrypts keystorePassword under its masterKey once it has run; the
+            # keystore code (and cryptography) is imported only then, not on every run
+            from ansible.module_utils.smtls_keystore_state import keystore_file_opens
+
             return "masterKey" in values and keystore_file_opens(p["password_keystores"].get(key),
-                                                   p["passwords"][key])
+                                                                 p["passwords"][key])
 
         new, actions = web.plan_properties(old or "", wanted, secret_names, in_sync)
         plans.append((p["properties_file"], old, new, actions,

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter
 from smtls import (  # noqa: E402
     smtls_batch_problem, smtls_browser_connector_problem, smtls_browser_https_plan, smtls_ca_selectors,
     smtls_certificate_decision, smtls_client_certificates, smtls_clients_without_ca_problem, smtls_in_dir,
-    smtls_trust_due,
+    smtls_identity_outcome, smtls_keystore_in_place, smtls_trust_due,
     smtls_unchanged,
     smtls_key_entry, smtls_key_problem, smtls_leftover_notes, smtls_leftover_problems,
     smtls_merge_detected_cas, smtls_module_available, smtls_named_certs, smtls_progress,
@@ -375,3 +375,43 @@ def test_client_certificates_are_read_once_per_client_and_only_those_published()
                               "next": {"alias": "web3-next", "pem": "PEM3N"}, "known": True}}
     # each client's variables built once, however often it is named; a host not in the inventory never
     assert _CountingHostvars.built == 5
+
+
+def test_identity_outcome_says_what_the_flow_did(ca):
+    key, cert = ca.issue("sm1.example.com")
+    chain = pki.chain_pem([cert, ca.cert])
+    skipped = {"skipped": True, "changed": False}
+    keep = smtls_identity_outcome(chain, "/r/ks", "smserver", "all", False,
+                                  {"action": "keep", "reason": "valid", "sha256": "ab"}, {}, skipped, skipped)
+    assert keep == {"keystore": "/r/ks", "alias": "smserver", "action": "keep", "reason": "valid",
+                    "sha256": "ab", "backup": "", "written": [], "chain": chain,
+                    "certificate": pki.chain_pem([cert]), "changed": False}
+    installed = {"changed": True, "written": True, "path": "/r/ks", "backup_file": "/r/ks.1~"}
+    issued = smtls_identity_outcome(chain, "/r/ks", "smserver", "all", False,
+                                    {"action": "issue", "reason": "expiring"},
+                                    {"action": "signed", "sha256": "cd"}, {"changed": True}, installed)
+    assert (issued["action"], issued["sha256"], issued["backup"]) == ("signed", "cd", "/r/ks.1~")
+    assert issued["changed"]
+    assert issued["written"] == [{"path": "/r/ks", "backup": "/r/ks.1~"}]
+    current = smtls_identity_outcome("", "/r/ks", "a", "current", False, {}, {}, skipped, skipped)
+    assert current["action"] == "keep"
+    assert smtls_identity_outcome(chain, "/r/ks", "a", "all", "True", {}, {}, skipped, skipped)["reason"] == (
+        "shared certificate")
+
+
+def test_keystore_in_place_refuses_what_it_cannot_judge(ca):
+    # a failed or missing read, or a chain that does not parse: the module runs and says why
+    assert not smtls_keystore_in_place({"error": "wrong password"}, key_alias="a")
+    assert not smtls_keystore_in_place(None)
+    read = {"exists": True, "password_used": "primary", "pending": False, "type": "jks",
+            "attributes": {"mode": 0o640, "owner": ["root", "0"], "group": ["root", "0"]},
+            "entries": [{"alias": "ca", "kind": "trusted_cert", "sha256": pki.sha256_hex(ca.cert),
+                         "subject": "CN=x", "issuer": "CN=x"}]}
+    assert smtls_keystore_in_place(read, trusted=[{"alias": "ca", "pem": pki.chain_pem([ca.cert])}],
+                                   exclusive=True, store_type="jks", mode="0640")
+    assert not smtls_keystore_in_place(read, trusted=[{"alias": "ca", "pem": "not a PEM"}], exclusive=True)
+    assert not smtls_keystore_in_place(read, trusted=[{"alias": "ca", "pem": pki.chain_pem([ca.cert])}],
+                                       store_type="pkcs12")
+    # owner and group as a role passes them: empty, or Ansible's omit, is "not asked"
+    assert smtls_keystore_in_place(read, trusted=[{"alias": "ca", "pem": pki.chain_pem([ca.cert])}],
+                                   owner="", group=object(), mode=416)
