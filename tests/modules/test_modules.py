@@ -360,3 +360,38 @@ def test_the_ca_call_records_the_detected_issuers_beside_the_ca(tmp_path):
     # nothing found this time: the record stays as it is
     kept = module_result(sm_certificate, dict(args, detected_issuers=[]))
     assert not kept["changed"] and json.loads(record.read_text()) == issuers
+
+
+import sm_server_info  # noqa: E402
+
+
+def test_the_installation_read_tells_the_restart_record_and_the_stores_as_the_roles_judge_them(tmp_path, ca):
+    """sm_server_info reads the restart record (a run that writes nothing then reads no record
+    again) and the client CA truststore beside the server keystore: what the roles need to
+    leave out the calls that would change nothing (smtls_keystore_in_place)."""
+    from ansible.module_utils import smtls_keystore_state as state
+
+    run = tmp_path / "RUN"
+    run.mkdir()
+    record = run / ".smtls-restart-pending"
+    client_ca = run / "smcacerts.jks"
+    client_ca.write_bytes(ks.dump(ks.Keystore("jks", [ks.CertEntry("smtls-ca", ca.cert)]), "pw"))
+    client_ca.chmod(0o640)
+    args = dict(jre_dir=str(run / "jre"), restart_record=str(record),
+                client_ca=dict(path=str(client_ca), password="pw"))
+
+    found = module_result(sm_server_info, args)
+    assert found["restart_pending"] is False
+    read = found["client_ca"]
+    assert read["password_used"] == "primary" and read["attributes"]["mode"] == 0o640 and not read["pending"]
+    assert state.in_place(read, trusted_sha256=[pki.sha256_hex(ca.cert)], exclusive=True, mode="0640")
+    assert not state.in_place(read, trusted_sha256=[], exclusive=True, mode="0640")
+
+    # a record left by a cut-off run, or one that cannot be read: a restart may be due
+    record.write_text(json.dumps({"files": [{"path": str(client_ca), "backup": ""}]}))
+    assert module_result(sm_server_info, args)["restart_pending"] is True
+    record.write_text("not json")
+    assert module_result(sm_server_info, args)["restart_pending"] is True
+    # a wrong password is returned for the preflight to report, not raised
+    wrong = module_result(sm_server_info, dict(args, client_ca=dict(path=str(client_ca), password="nope")))
+    assert "wrong store password" in wrong["client_ca"]["error"]
