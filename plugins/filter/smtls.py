@@ -256,8 +256,7 @@ def smtls_identity_outcome(chain, keystore, alias, stage, supplied, decision, si
 
 def _leaf_pem(chain):
     """The first certificate of a PEM chain ("" for none)."""
-    end = "-----END CERTIFICATE-----"
-    return (chain.split(end)[0] + end + "\n") if chain else ""
+    return (chain.split(_pki.PEM_CERT_END)[0] + _pki.PEM_CERT_END + "\n") if chain else ""
 
 
 def smtls_key_entry(entries, alias):
