@@ -41,6 +41,7 @@ _module_utils("smtls_der")
 _module_utils("smtls_pbe")
 _module_utils("smtls_keystore")
 _keystore_state = _module_utils("smtls_keystore_state")
+_jre = _module_utils("smtls_jre")
 
 # sm_certificate's options and their defaults, which smtls_certificate_plan fills in
 _CERTIFICATE_DEFAULTS = dict(
@@ -554,14 +555,9 @@ TLS_RSA_WITH_AES_256_CBC_SHA TLS_RSA_WITH_AES_128_CBC_SHA TLS_EMPTY_RENEGOTIATIO
 
 
 def smtls_ssl_protocols_for(requested, jre=None):
-    """sslEnabledProtocols for a server whose JRE is jre (as sm_server_info reads it).
-
-    `auto` gives TLSv1.2 and TLSv1.3 where the JRE has TLS 1.3, and TLSv1.2 alone where it
-    has not or its version is unknown (the one value the vendor documents); a list is the
-    operator's and is taken as given (smtls_tls_problems judges it)."""
-    if requested is None or requested == "auto":
-        return ["TLSv1.2", "TLSv1.3"] if (jre or {}).get("tls13") else ["TLSv1.2"]
-    return list(requested)
+    """sslEnabledProtocols for a server whose JRE is jre (as sm_server_info reads it): the
+    rule of module_utils/smtls_jre.py, which sm_server_info applies too."""
+    return _jre.protocols_for(requested, jre)
 
 
 def smtls_tls_problems(protocols, ciphers, allow_legacy=False, check_ciphers=True, jre=None,

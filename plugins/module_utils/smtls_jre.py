@@ -45,6 +45,17 @@ def supports_tls13(version):
     return major >= 11 or (major == 8 and update >= TLS13_JAVA8_UPDATE)
 
 
+def protocols_for(requested, jre=None):
+    """The protocols a server whose JRE is jre (as detect() reads it) is given.
+
+    `auto` gives TLSv1.2 and TLSv1.3 where the JRE has TLS 1.3, and TLSv1.2 alone where it
+    has not or its version is unknown (the one value the vendor documents); a list is the
+    operator's and is taken as given (the preflight judges it)."""
+    if requested is None or requested == "auto":
+        return ["TLSv1.2", "TLSv1.3"] if (jre or {}).get("tls13") else ["TLSv1.2"]
+    return list(requested)
+
+
 def version_from_release(data):
     match = _RELEASE_LINE.search(data)
     return match.group(1) if match else None

@@ -18,7 +18,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
+
+from ansible.module_utils.smtls_files import (FileProblem, check_writable, mode_action,
+                                              read_optional, wide_mode)
 
 # Parameters SM 9.50+ encrypts at start (reference section 1.3); their values are masked.
 ENCRYPTED_BY_SM = ("changeencrkey", "upgradeencralg", "encryptionkey", "sqllogin",
@@ -148,3 +152,83 @@ def plan(text, wanted, secret_names=(), in_sync=lambda name: False):
                                           line.ending or newline))
     new_text = "".join(line.raw for line in lines)
     return new_text, actions, new_text != text
+
+
+# The parameters sm_ini takes (sm_server_info's ini_plan takes the same, to plan in the same call
+# that reads the installation).
+FILE_OPTIONS = dict(
+    path=dict(type="path", required=True),
+    parameters=dict(type="dict", default={}),
+    passwords=dict(type="dict", default={}, no_log=True),
+    password_keystores=dict(type="dict", default={}, no_log=False),
+    backup=dict(type="bool", default=False),
+)
+
+
+def _encodes(value, encoding):
+    try:
+        value.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class FilePlan(object):
+    """What sm_ini does to one sm.ini: `result` is what the module returns (without the
+    write's backup_file), `data` the new bytes, `wide` the mode to cap (see wide_mode)."""
+
+    def __init__(self, path, parameters, passwords=None, password_keystores=None, backup=False):
+        passwords = passwords or {}
+        password_keystores = password_keystores or {}
+        if not os.path.isdir(os.path.dirname(path) or "."):
+            raise FileProblem("the RUN directory %s does not exist: point sm_server_run_dir at the "
+                              "RUN directory of the SM installation" % os.path.dirname(path))
+        data = read_optional(path, "sm.ini")
+        if data is None:
+            raise FileProblem("%s does not exist: point sm_server_run_dir at the RUN directory "
+                              "of the SM installation" % path)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+        base = os.path.dirname(path)
+        wanted = dict((k, None if v is None else str(v)) for k, v in parameters.items())
+        wanted.update((k, str(v)) for k, v in passwords.items())
+
+        def in_sync(name):
+            target = password_keystores.get(name)
+            if name not in passwords or not target:
+                return False
+            # imported here: only an encrypted password line needs the keystore code (and
+            # cryptography), which otherwise costs every run of the module its import
+            from ansible.module_utils.smtls_keystore_state import keystore_file_opens
+
+            return keystore_file_opens(os.path.join(base, target), passwords[name])
+
+        self.lines = parse(text)
+        values, encrypted = current_values(self.lines)
+        self.text, actions, self.written = plan(text, wanted, passwords.keys(), in_sync)
+        self.data = None
+        # the file keeps its encoding; what cannot be written is refused before any write
+        encoding = "utf-8" if data == text.encode("utf-8") else "latin-1"
+        if self.written:
+            try:
+                self.data = self.text.encode(encoding)
+            except UnicodeEncodeError:
+                names = [n for n, v in wanted.items() if v is not None and not _encodes(v, encoding)]
+                raise FileProblem("%s is %s-encoded, and the new value of %s has characters "
+                                  "%s lacks. Fix: choose a value within %s, or convert sm.ini "
+                                  "to UTF-8 first" % (path, encoding, ", ".join(names) or "a "
+                                                      "parameter", encoding, encoding))
+            check_writable(path, "sm.ini", len(self.data), backup)
+        self.wide = wide_mode(path, "sm.ini")
+        self.result = dict(changed=self.written or bool(self.wide), written=self.written,
+                           actions=actions + ([mode_action(self.wide)] if self.wide else []),
+                           encrypted=encrypted, path=path,
+                           master_key=any(line.key == MASTER_KEY for line in self.lines),
+                           parameters=values)
+
+    def diff(self):
+        path = self.result["path"]
+        return dict(before=masked_text(self.lines), after=masked_text(parse(self.text)),
+                    before_header=path, after_header=path)

@@ -119,96 +119,30 @@ path:
   type: str
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_smini as smini
-from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, check_writable,
-                                              mode_action, read_optional, tighten, wide_mode,
-                                              write_atomic)
+from ansible.module_utils.smtls_files import RESTART_RECORD_OPTION, FileProblem, tighten, write_atomic
 
-ARGUMENT_SPEC = dict(
-    **RESTART_RECORD_OPTION,
-    path=dict(type="path", required=True),
-    parameters=dict(type="dict", default={}),
-    passwords=dict(type="dict", default={}, no_log=True),
-    password_keystores=dict(type="dict", default={}, no_log=False),
-    backup=dict(type="bool", default=False),
-)
-
-
-
-def _encodes(value, encoding):
-    try:
-        value.encode(encoding)
-    except UnicodeEncodeError:
-        return False
-    return True
+ARGUMENT_SPEC = dict(**RESTART_RECORD_OPTION, **smini.FILE_OPTIONS)
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
-    path = p["path"]
     try:
-        if not os.path.isdir(os.path.dirname(path) or "."):
-            raise FileProblem("the RUN directory %s does not exist: point sm_server_run_dir at the "
-                              "RUN directory of the SM installation" % os.path.dirname(path))
-        data = read_optional(path, "sm.ini")
-        if data is None:
-            raise FileProblem("%s does not exist: point sm_server_run_dir at the RUN directory "
-                              "of the SM installation" % path)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = data.decode("latin-1")
-        base = os.path.dirname(path)
-        wanted = dict((k, None if v is None else str(v)) for k, v in p["parameters"].items())
-        wanted.update((k, str(v)) for k, v in p["passwords"].items())
-
-        def in_sync(name):
-            target = p["password_keystores"].get(name)
-            if name not in p["passwords"] or not target:
-                return False
-            # imported here: only an encrypted password line needs the keystore code (and
-            # cryptography), which otherwise costs every run of this module its import
-            from ansible.module_utils.smtls_keystore_state import keystore_file_opens
-
-            return keystore_file_opens(os.path.join(base, target), p["passwords"][name])
-
-        lines = smini.parse(text)
-        values, encrypted = smini.current_values(lines)
-        new_text, actions, changed = smini.plan(text, wanted, p["passwords"].keys(), in_sync)
-        # the file keeps its encoding; what cannot be written is refused before any write
-        encoding = "utf-8" if data == text.encode("utf-8") else "latin-1"
-        if changed:
-            try:
-                new_data = new_text.encode(encoding)
-            except UnicodeEncodeError:
-                names = [n for n, v in wanted.items()
-                         if v is not None and not _encodes(v, encoding)]
-                raise FileProblem("%s is %s-encoded, and the new value of %s has characters "
-                                  "%s lacks. Fix: choose a value within %s, or convert sm.ini "
-                                  "to UTF-8 first" % (path, encoding, ", ".join(names) or "a "
-                                                      "parameter", encoding, encoding))
-            check_writable(path, "sm.ini", len(new_data), p["backup"])
-        wide = wide_mode(path, "sm.ini")
+        plan = smini.FilePlan(p["path"], p["parameters"], p["passwords"], p["password_keystores"],
+                              p["backup"])
     except (smini.SmIniError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
-    result = dict(changed=changed or bool(wide), written=changed,
-                  actions=actions + ([mode_action(wide)] if wide else []), encrypted=encrypted,
-                  path=path, master_key=any(line.key == smini.MASTER_KEY for line in lines),
-                  parameters=values)
+    result = dict(plan.result)
     if module._diff:
-        result["diff"] = dict(before=smini.masked_text(lines),
-                              after=smini.masked_text(smini.parse(new_text)),
-                              before_header=path, after_header=path)
+        result["diff"] = plan.diff()
     if not module.check_mode:
         try:
-            if wide:
-                tighten(path, wide)
-            if changed:
-                backup_file = write_atomic(module, path, new_data, backup=p["backup"],
+            if plan.wide:
+                tighten(p["path"], plan.wide)
+            if plan.written:
+                backup_file = write_atomic(module, p["path"], plan.data, backup=p["backup"],
                                            restart_record=p["restart_record"], secret=True)
                 if backup_file:
                     result["backup_file"] = backup_file

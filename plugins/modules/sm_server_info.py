@@ -20,8 +20,13 @@ description:
   - The servlets the server runs, from C(RUN/sm.cfg) (I(sm_cfg)) - each C(sm) line with
     C(-httpPort) or C(-httpsPort) - so that every servlet port is proven after a restart.
   - Also proves the host answers, so the preflight needs no separate ping for a server.
+  - With I(ini_plan) and I(truststore_plan), also what M(sm_ini) and M(sm_truststore) would
+    change (their check-mode results), in the same call - the preflight's read of a server is
+    one module run.
 version_added: "1.1.0"
 author: smtls contributors
+extends_documentation_fragment:
+  - smtls_truststore_plan
 options:
   jre_dir:
     description:
@@ -100,6 +105,38 @@ options:
       - The host's restart record (see M(sm_pending_restart)), read in the same call - returned as
         C(restart_pending), so a run that writes nothing on the host needs no read of its own.
     type: path
+  ini_plan:
+    description:
+      - The server's C(sm.ini), planned as M(sm_ini) plans it, nothing written - returned as
+        C(ini_plan). The suboptions are M(sm_ini)'s, and I(ssl_protocols).
+    type: dict
+    suboptions:
+      path:
+        description: The C(sm.ini) file.
+        type: path
+        required: true
+      parameters:
+        description: The parameters to set (null removes one).
+        type: dict
+        default: {}
+      passwords:
+        description: Password parameters (never shown).
+        type: dict
+        default: {}
+      password_keystores:
+        description: The keystore each password parameter opens (an encrypted line in sync).
+        type: dict
+        default: {}
+      backup:
+        description: Whether the write would keep a backup (room for it is checked).
+        type: bool
+        default: false
+      ssl_protocols:
+        description:
+          - C(auto), or a list - C(sslEnabledProtocols) chosen for the JRE read in this call
+            (TLSv1.3 beside TLSv1.2 only where it has TLS 1.3), the rule the roles apply too.
+            Unset - the parameter as I(parameters) gives it.
+        type: raw
 notes:
   - Supports check mode (it never changes anything).
 seealso:
@@ -157,6 +194,18 @@ client_ca:
       the message it would fail with.
   returned: when I(client_ca) is given
   type: dict
+ini_plan:
+  description:
+    - With I(ini_plan) - what M(sm_ini) returns in check mode (changed, written, actions,
+      parameters, encrypted, master_key, path), or C(error) - the message it would fail with.
+  returned: when I(ini_plan) is given
+  type: dict
+truststore_plan:
+  description:
+    - With I(truststore_plan) - what M(sm_truststore) returns in check mode (changed, and
+      truststores with their actions), or C(error) - the message it would fail with.
+  returned: when I(truststore_plan) is given
+  type: dict
 restart_pending:
   description:
     - With I(restart_record) - whether the record holds anything (a restart left due by an
@@ -189,6 +238,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_jre as jre
 from ansible.module_utils import smtls_smcfg as smcfg
+from ansible.module_utils import smtls_smini as smini
+from ansible.module_utils import smtls_truststore as trust
 from ansible.module_utils.smtls_files import FileProblem, read_optional, restart_record_pending
 
 ARGUMENT_SPEC = dict(
@@ -200,7 +251,23 @@ ARGUMENT_SPEC = dict(
     trusted_clients=dict(type="dict", options=inv.store_read_options()),
     client_ca=dict(type="dict", options=inv.store_read_options()),
     restart_record=dict(type="path"),
+    ini_plan=dict(type="dict", options=dict(smini.FILE_OPTIONS, ssl_protocols=dict(type="raw"))),
+    truststore_plan=dict(type="dict", options=trust.PLAN_OPTIONS),
 )
+
+
+def ini_plan(options, found_jre):
+    """sm_ini's check-mode result for these options, or {'error': message}."""
+    parameters = dict(options["parameters"])
+    if options["ssl_protocols"] is not None:
+        protocols = jre.protocols_for(options["ssl_protocols"], found_jre)
+        if protocols:
+            parameters["sslEnabledProtocols"] = ",".join(protocols)
+    try:
+        return smini.FilePlan(options["path"], parameters, options["passwords"],
+                              options["password_keystores"], options["backup"]).result
+    except (smini.SmIniError, FileProblem) as exc:
+        return {"error": str(exc)}
 
 
 def main():
@@ -228,6 +295,11 @@ def main():
             result[store] = inv.keystore_read(module.params[store])
     if module.params["restart_record"]:
         result["restart_pending"] = restart_record_pending(module.params["restart_record"])
+    # what sm_ini and sm_truststore would change, planned by their engines in this call
+    if module.params["ini_plan"]:
+        result["ini_plan"] = ini_plan(module.params["ini_plan"], result["jre"])
+    if module.params["truststore_plan"]:
+        result["truststore_plan"] = trust.planned(module, module.params["truststore_plan"])
     module.exit_json(**result)
 
 

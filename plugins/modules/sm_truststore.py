@@ -180,37 +180,15 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_keystore as ks
-from ansible.module_utils import smtls_keystore_state as state
+from ansible.module_utils import smtls_truststore as engine
 from ansible.module_utils import smtls_x509 as pki
 from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, apply_attributes,
-                                              check_writable, mode_action, read_optional,
-                                              refuse_wide_mode, tighten, wide_mode, write_atomic)
+                                              tighten, write_atomic)
 
 
 ARGUMENT_SPEC = dict(
     **RESTART_RECORD_OPTION,
-    truststores=dict(type="list", elements="dict", required=True, options=dict(
-        path=dict(type="path", required=True),
-        password=dict(type="str", required=True, no_log=True),
-        initial_password=dict(type="str", no_log=True),
-        type=dict(type="str", choices=list(ks.STORE_TYPES)),
-        create=dict(type="bool", default=True),
-        owner=dict(type="str"),
-        group=dict(type="str"),
-        mode=dict(type="raw"),
-        private=dict(type="bool", default=True),
-    )),
-    trusted_certs=dict(type="list", elements="dict", default=[], options=dict(
-        alias=dict(type="str", required=True),
-        pem=dict(type="str", required=True),
-    )),
-    absent=dict(type="list", elements="dict", default=[], options=dict(
-        alias=dict(type="str"),
-        sha256=dict(type="str"),
-        subject=dict(type="str"),
-        issuer=dict(type="str"),
-    )),
-    change_passwords=dict(type="bool", default=True),
+    **engine.PLAN_OPTIONS,
     pkcs12_profile=dict(type="str", choices=list(ks.PKCS12_PROFILES), default="modern"),
     backup=dict(type="bool", default=False),
 )
@@ -222,44 +200,16 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    results, plans = [], []
+    results = []
     try:
-        trusted = []
-        for item in p["trusted_certs"]:
-            cert = pki.parse_pem_certs(item["pem"], "trusted certificate %s" % item["alias"])[0]
-            trusted.append({"alias": item["alias"], "cert": cert})
-        # decide for every file first: one bad file stops the call before any write
-        for store in p["truststores"]:
-            # a store that may be absent (create: false) may lack its directory too
-            absent_ok = not store["create"] and not os.path.isdir(os.path.dirname(store["path"]) or ".")
-            data = None if absent_ok else read_optional(store["path"], "truststore")
-            if data is None and not store["create"]:
-                plans.append((store, None, None))
-                continue
-            if store["private"]:
-                refuse_wide_mode(module, store["path"], store["mode"], "truststore")
-            spec = {"path": store["path"], "password": store["initial_password"] or store["password"],
-                    "new_password": store["password"], "store_type": None if data else store["type"],
-                    "trusted": trusted, "absent": p["absent"], "key": None}
-            if data is not None and not p["change_passwords"]:
-                _store, opened_with = state.open_keystore(
-                    data, spec["password"], [store["password"]], store["path"])
-                spec.update(password=opened_with, new_password=None)
-            plan = state.plan(data, spec)
-            if plan.write:
-                check_writable(store["path"], "truststore", len(data or b"") + 65536, p["backup"])
-            plans.append((store, plan,
-                          wide_mode(store["path"], "truststore") if store["private"] else None))
+        plans = engine.plan_stores(module, p, backup=p["backup"])
     except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
     changed = False
     diff = {"before": "", "after": ""}
     for store, plan, wide in plans:
-        result = {"path": store["path"], "exists": plan is not None, "changed": False,
-                  "written": False, "actions": []}
+        result = engine.store_result(store, plan, wide)
         if plan is not None:
-            result.update(changed=plan.write or bool(wide), written=plan.write,
-                          actions=plan.actions + ([mode_action(wide)] if wide else []))
             if module._diff and plan.write:
                 diff["before"] += "# %s\n%s\n" % (store["path"], "\n".join(plan.before))
                 diff["after"] += "# %s\n%s\n" % (store["path"], "\n".join(plan.after))

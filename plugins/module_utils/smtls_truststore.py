@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# Copyright: smtls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The truststores of a host, planned: sm_truststore writes what plan_stores() decides, and the
+installation reads (sm_server_info, sm_webtier_info) return the same plan in their one call, so a
+preflight needs no check-mode run of sm_truststore of its own."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_keystore_state as state
+from ansible.module_utils import smtls_x509 as pki
+from ansible.module_utils.smtls_files import (FileProblem, check_writable, mode_action, read_optional,
+                                              refuse_wide_mode, wide_mode)
+
+STORE_OPTIONS = dict(
+    path=dict(type="path", required=True),
+    password=dict(type="str", required=True, no_log=True),
+    initial_password=dict(type="str", no_log=True),
+    type=dict(type="str", choices=list(ks.STORE_TYPES)),
+    create=dict(type="bool", default=True),
+    owner=dict(type="str"),
+    group=dict(type="str"),
+    mode=dict(type="raw"),
+    private=dict(type="bool", default=True),
+)
+
+# What every store is to trust and not to trust: sm_truststore's options, and the plan's.
+PLAN_OPTIONS = dict(
+    truststores=dict(type="list", elements="dict", required=True, options=STORE_OPTIONS),
+    trusted_certs=dict(type="list", elements="dict", default=[], options=dict(
+        alias=dict(type="str", required=True),
+        pem=dict(type="str", required=True),
+    )),
+    absent=dict(type="list", elements="dict", default=[], options=dict(
+        alias=dict(type="str"),
+        sha256=dict(type="str"),
+        subject=dict(type="str"),
+        issuer=dict(type="str"),
+    )),
+    change_passwords=dict(type="bool", default=True),
+)
+
+
+def plan_stores(module, options, backup=False):
+    """[(store, plan or None for an absent store that may stay absent, wide mode or None)], every
+    file decided before any is written: one bad file stops the call. Raises KeystoreError,
+    PkiError or FileProblem with the message for the operator."""
+    trusted = []
+    for item in options["trusted_certs"]:
+        cert = pki.parse_pem_certs(item["pem"], "trusted certificate %s" % item["alias"])[0]
+        trusted.append({"alias": item["alias"], "cert": cert})
+    plans = []
+    for store in options["truststores"]:
+        # a store that may be absent (create: false) may lack its directory too
+        absent_ok = not store["create"] and not os.path.isdir(os.path.dirname(store["path"]) or ".")
+        data = None if absent_ok else read_optional(store["path"], "truststore")
+        if data is None and not store["create"]:
+            plans.append((store, None, None))
+            continue
+        if store["private"]:
+            refuse_wide_mode(module, store["path"], store["mode"], "truststore")
+        spec = {"path": store["path"], "password": store["initial_password"] or store["password"],
+                "new_password": store["password"], "store_type": None if data else store["type"],
+                "trusted": trusted, "absent": options["absent"], "key": None}
+        if data is not None and not options["change_passwords"]:
+            _store, opened_with = state.open_keystore(data, spec["password"], [store["password"]],
+                                                      store["path"])
+            spec.update(password=opened_with, new_password=None)
+        plan = state.plan(data, spec)
+        if plan.write:
+            check_writable(store["path"], "truststore", len(data or b"") + 65536, backup)
+        plans.append((store, plan, wide_mode(store["path"], "truststore") if store["private"] else None))
+    return plans
+
+
+def store_result(store, plan, wide):
+    """What sm_truststore returns for one store, before its write and its attributes."""
+    result = {"path": store["path"], "exists": plan is not None, "changed": False,
+              "written": False, "actions": []}
+    if plan is not None:
+        result.update(changed=plan.write or bool(wide), written=plan.write,
+                      actions=plan.actions + ([mode_action(wide)] if wide else []))
+    return result
+
+
+def planned(module, options):
+    """sm_truststore's check-mode result for these options, or {'error': message} - for an
+    installation read, which reports what it finds rather than failing."""
+    try:
+        plans = plan_stores(module, options)
+    except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
+        return {"error": str(exc)}
+    results = []
+    for store, plan, wide in plans:
+        result = store_result(store, plan, wide)
+        if plan is not None and os.path.exists(store["path"]):
+            result["changed"] = predict_attributes(module, store["path"], result["changed"],
+                                                   store["owner"], store["group"], store["mode"])
+        results.append(result)
+    return {"changed": any(result["changed"] for result in results), "truststores": results}
+
+
+def predict_attributes(module, path, changed, owner=None, group=None, mode=None):
+    """Whether owner, group or mode would change - Ansible's own comparison, run in check mode
+    so that a module that only reads never changes them."""
+    check_mode = module.check_mode
+    module.check_mode = True
+    try:
+        return module.set_fs_attributes_if_different(
+            {"path": path, "owner": owner, "group": group, "mode": mode, "secontext": None,
+             "attributes": None}, changed)
+    finally:
+        module.check_mode = check_mode
