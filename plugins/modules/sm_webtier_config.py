@@ -35,10 +35,14 @@ description:
     changes, predicted in check mode and reported as a change (C(group root to tomcat)). Without
     I(group), a C(root:root) file that others may read is refused before anything is written, in
     check mode too, instead of being capped so that Tomcat could no longer read it.
+  - With I(truststore_plan), also what M(sm_truststore) would change in the web tier's
+    truststores (its check-mode result, nothing written by it), in the same call - the preflight
+    plans a web tier's files in one module run.
 version_added: "1.0.0"
 author: smtls contributors
 extends_documentation_fragment:
   - smtls_restart_record
+  - smtls_truststore_plan
 options:
   properties_file:
     description: The custom webtier.properties (created when absent).
@@ -141,6 +145,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+truststore_plan:
+  description:
+    - With I(truststore_plan) - what M(sm_truststore) returns in check mode (changed, and
+      truststores with their actions). A store M(sm_truststore) would refuse fails the call with
+      its message.
+  returned: when I(truststore_plan) is given
+  type: dict
 files:
   description: Per file, what changed (or would change).
   returned: always
@@ -172,6 +183,7 @@ files:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_truststore as trust
 from ansible.module_utils import smtls_webtier as web
 from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, change_ownership,
                                               check_writable, mode_action, owner_names,
@@ -196,6 +208,7 @@ ARGUMENT_SPEC = dict(
     owner=dict(type="str"),
     group=dict(type="str"),
     backup=dict(type="bool", default=False),
+    truststore_plan=dict(type="dict", options=trust.PLAN_OPTIONS),
 )
 
 
@@ -266,6 +279,10 @@ def plan_files(p):
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
+    # the truststores first, as a separate sm_truststore call would have refused them
+    truststores = trust.planned(module, p["truststore_plan"]) if p["truststore_plan"] else None
+    if truststores and "error" in truststores:
+        module.fail_json(msg=truststores["error"])
     wide, owners = {}, {}
     try:
         plans = plan_files(p)
@@ -322,6 +339,8 @@ def main():
     result = dict(changed=changed, files=files)
     if module._diff:
         result["diff"] = diffs
+    if truststores:
+        result["truststore_plan"] = truststores
     module.exit_json(**result)
 
 

@@ -24,12 +24,8 @@ description:
   - The results carry those passwords (the roles need them to manage the keystore), so the task
     that registers them must use C(no_log).
   - Also proves the host answers, so the preflight needs no separate check for a web tier.
-  - With I(truststore_plan), also what M(sm_truststore) would change in the web tier's
-    truststores (its check-mode result), in the same call.
 version_added: "1.2.0"
 author: smtls contributors
-extends_documentation_fragment:
-  - smtls_truststore_plan
 options:
   webapp_dir:
     description: The exploded SM web tier webapp (its C(WEB-INF/web.xml) must exist).
@@ -141,12 +137,6 @@ https_connectors:
     read:
       description: When it opens - the keystore as M(sm_keystore_info) reads it with I(return_pem).
       type: dict
-truststore_plan:
-  description:
-    - With I(truststore_plan) - what M(sm_truststore) returns in check mode (changed, and
-      truststores with their actions), or C(error) - the message it would fail with.
-  returned: when I(truststore_plan) is given
-  type: dict
 restart_pending:
   description:
     - With I(restart_record) - whether the record holds anything (a restart left due by an
@@ -168,7 +158,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_jre as jre
 from ansible.module_utils import smtls_keystore as ks
-from ansible.module_utils import smtls_truststore as trust
 from ansible.module_utils import smtls_webtier as web
 from ansible.module_utils import smtls_x509 as pki
 from ansible.module_utils.smtls_files import FileProblem, read_optional, restart_record_pending
@@ -181,7 +170,6 @@ ARGUMENT_SPEC = dict(
     keystore_password=dict(type="str", no_log=True),
     client_keystore=dict(type="dict", options=inv.store_read_options()),
     restart_record=dict(type="path"),
-    truststore_plan=dict(type="dict", options=trust.PLAN_OPTIONS),
 )
 
 
@@ -239,8 +227,6 @@ def main():
         result["client_keystore"] = inv.keystore_read(p["client_keystore"], return_pem=True)
     if module.params["restart_record"]:
         result["restart_pending"] = restart_record_pending(module.params["restart_record"])
-    if p["truststore_plan"]:
-        result["truststore_plan"] = trust.planned(module, p["truststore_plan"])
     module.exit_json(**result)
 
 
