@@ -77,13 +77,17 @@ FAIL_ACTIONS = ("ansible.builtin.fail", "fail")
 # Messages that consist of nothing but a message made elsewhere: (file pattern, the source of
 # the message expression) -> why no entry of their own is needed.
 OPAQUE = {
-    ("roles/sm_webtier/tasks/preflight.yml", None):
+    ("roles/sm_webtier/tasks/info.yml", None):
         "the client keystore's read error, which sm_webtier_info returns instead of failing (so the "
         "checks before it can name a wrong path first); catalogued where the keystore engine raises it",
     ("roles/sm_server/tasks/preflight.yml", None):
-        "the server keystore's and the allowlist's read errors, which sm_server_info returns instead "
-        "of failing (so the checks before it can name a wrong path first), and a malformed extra "
-        "client's PEM (smtls_pem_problem); catalogued where the keystore and x509 engines raise them",
+        "the server keystore's and the allowlist's read errors and the sm.ini and truststore plans' "
+        "errors, which sm_server_info returns instead of failing (so the checks before them can name "
+        "a wrong path first), and a malformed extra client's PEM (smtls_pem_problem); catalogued "
+        "where the keystore, sm.ini and x509 engines raise them",
+    ("plugins/modules/sm_webtier_config.py", "truststores['error']"):
+        "the truststore plan's refusal (smtls_truststore.planned), as sm_truststore would fail with "
+        "it; catalogued where the keystore and x509 engines raise it",
     ("plugins/filter/smtls.py", "str(exc)"):
         "smtls_mode, smtls_mode_layers, smtls_phase_steps, smtls_certificate_plan and "
         "smtls_pem_problem pass a domain error (ModeError, PkiError, FileProblem) on as "
