@@ -395,3 +395,86 @@ def test_the_installation_read_tells_the_restart_record_and_the_stores_as_the_ro
     # a wrong password is returned for the preflight to report, not raised
     wrong = module_result(sm_server_info, dict(args, client_ca=dict(path=str(client_ca), password="nope")))
     assert "wrong store password" in wrong["client_ca"]["error"]
+
+
+def test_the_installation_read_plans_sm_ini_and_the_truststores_as_their_modules_would(
+        tmp_path, ca, sample_ca):
+    """sm_server_info's ini_plan and truststore_plan are what sm_ini and sm_truststore return in
+    check mode on the same files (the preflight takes them instead of running both), with
+    sslEnabledProtocols chosen for the JRE read in the same call; the read changes nothing, not
+    even a mode it would cap, and a store or file it cannot plan is returned as its error."""
+    import stat
+
+    run = tmp_path / "RUN"
+    (run / "jre").mkdir(parents=True)
+    (run / "jre" / "release").write_text('JAVA_VERSION="17.0.9"\n')
+    ini = run / "sm.ini"
+    ini.write_text("# site\nsslConnector:0\nlanguage:en\n")
+    cacerts = run / "cacerts"
+    cacerts.write_bytes(ks.dump(ks.Keystore("jks", [ks.CertEntry("sampleca", sample_ca.cert)]), "changeit"))
+    cacerts.chmod(0o644)
+    parameters = {"ssl": "1", "sslConnector": "1", "sslEnabledProtocols": None, "trustedsignon": None}
+    ini_args = dict(path=str(ini), parameters=parameters, passwords={"keystorePass": "kspass"},
+                    password_keystores={"keystorePass": "server.keystore"}, backup=True)
+    trust_args = dict(truststores=[dict(path=str(cacerts), password="changeit", mode="0600")],
+                      trusted_certs=[dict(alias="smtls-ca", pem=ca.pem)],
+                      absent=[dict(subject="cn = Sample CA (fictitious)")])
+    info_args = dict(jre_dir=str(run / "jre"), ini_plan=dict(ini_args, ssl_protocols="auto"),
+                     truststore_plan=trust_args)
+    before = digest(ini), digest(cacerts)
+
+    def as_planned(result, plan):
+        """The module's result on the keys the plan has (exit_json adds the file's attributes)."""
+        return {k: result.get(k) for k in plan}
+
+    found = module_result(sm_server_info, info_args)
+    assert not found["changed"] and (digest(ini), digest(cacerts)) == before
+    assert stat.S_IMODE(cacerts.stat().st_mode) == 0o644
+    wanted = dict(ini_args, parameters=dict(parameters, sslEnabledProtocols="TLSv1.2,TLSv1.3"))
+    assert found["ini_plan"] == as_planned(module_result(sm_ini, wanted, check_mode=True), found["ini_plan"])
+    assert set(found["ini_plan"]) >= {"changed", "written", "actions", "parameters", "master_key"}
+    assert "add sslEnabledProtocols:TLSv1.2,TLSv1.3" in found["ini_plan"]["actions"]
+    checked = module_result(sm_truststore, trust_args, check_mode=True)
+    assert found["truststore_plan"] == as_planned(checked, found["truststore_plan"])
+    assert found["truststore_plan"]["changed"] and found["truststore_plan"]["truststores"][0]["written"]
+
+    # a JRE without TLS 1.3 (no version known): TLSv1.2 alone, the one value the vendor documents
+    (run / "jre" / "release").unlink()
+    older = module_result(sm_server_info, info_args)["ini_plan"]
+    assert "add sslEnabledProtocols:TLSv1.2" in older["actions"]
+
+    # once both modules wrote, the plans find nothing to change
+    module_result(sm_ini, wanted)
+    module_result(sm_truststore, trust_args)
+    (run / "jre" / "release").write_text('JAVA_VERSION="17.0.9"\n')
+    again = module_result(sm_server_info, info_args)
+    assert not again["ini_plan"]["changed"] and not again["truststore_plan"]["changed"]
+
+    # what they would refuse is returned for the preflight to report, not raised
+    wrong = dict(trust_args, truststores=[dict(path=str(cacerts), password="nope")])
+    missing = dict(ini_args, path=str(tmp_path / "NORUN" / "sm.ini"))
+    errors = module_result(sm_server_info, dict(info_args, ini_plan=missing, truststore_plan=wrong))
+    assert "wrong store password" in errors["truststore_plan"]["error"]
+    assert "sm_server_run_dir" in errors["ini_plan"]["error"]
+
+
+import sm_webtier_config  # noqa: E402
+
+
+def test_the_web_tier_settings_call_plans_the_truststores_and_refuses_what_sm_truststore_would(
+        tmp_path, ca, sample_ca):
+    cacerts = tmp_path / "cacerts"
+    cacerts.write_bytes(ks.dump(ks.Keystore("jks", [ks.CertEntry("sampleca", sample_ca.cert)]), "changeit"))
+    trust_args = dict(truststores=[dict(path=str(cacerts), password="changeit")],
+                      trusted_certs=[dict(alias="smtls-ca", pem=ca.pem)], absent=[])
+    properties = tmp_path / "webtier.properties"
+    args = dict(properties_file=str(properties), properties={"ssl": "true"}, truststore_plan=trust_args)
+    planned = module_result(sm_webtier_config, args, check_mode=True)
+    checked = module_result(sm_truststore, trust_args, check_mode=True)
+    assert planned["truststore_plan"] == {k: v for k, v in checked.items() if k not in ("invocation", "diff")}
+    assert planned["truststore_plan"]["truststores"][0]["actions"] and not properties.exists()
+    before = digest(cacerts)
+    refused = module_result(sm_webtier_config, dict(
+        args, truststore_plan=dict(trust_args, truststores=[dict(path=str(cacerts), password="nope")])))
+    assert refused["failed"] and "wrong store password" in refused["msg"]
+    assert digest(cacerts) == before and not properties.exists()
