@@ -50,10 +50,11 @@ def protocols_for(requested, jre=None):
 
     `auto` gives TLSv1.2 and TLSv1.3 where the JRE has TLS 1.3, and TLSv1.2 alone where it
     has not or its version is unknown (the one value the vendor documents); a list is the
-    operator's and is taken as given (the preflight judges it)."""
+    operator's and is taken as given (the preflight judges it), anything else is none (the
+    preflight refuses it, naming the variable)."""
     if requested is None or requested == "auto":
         return ["TLSv1.2", "TLSv1.3"] if (jre or {}).get("tls13") else ["TLSv1.2"]
-    return list(requested)
+    return list(requested) if isinstance(requested, (list, tuple)) else []
 
 
 def version_from_release(data):

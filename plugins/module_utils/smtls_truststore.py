@@ -2,8 +2,8 @@
 # Copyright: smtls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The truststores of a host, planned: sm_truststore writes what plan_stores() decides, and the
-installation reads (sm_server_info, sm_webtier_info) return the same plan in their one call, so a
-preflight needs no check-mode run of sm_truststore of its own."""
+preflight's calls (sm_server_info's installation read, sm_webtier_config's settings check) return
+the same plan in their one module run, so a preflight needs no check-mode run of sm_truststore."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -89,8 +89,8 @@ def store_result(store, plan, wide):
 
 
 def planned(module, options):
-    """sm_truststore's check-mode result for these options, or {'error': message} - for an
-    installation read, which reports what it finds rather than failing."""
+    """sm_truststore's check-mode result for these options, or {'error': message} - for a call
+    that reports what it finds rather than failing (or fails with the message itself)."""
     try:
         plans = plan_stores(module, options)
     except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:

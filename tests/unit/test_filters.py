@@ -115,6 +115,8 @@ UNKNOWN = {"home": "/opt/sm/RUN/jre", "version": "", "source": "none", "tls13": 
     ("auto", None, ["TLSv1.2"]),
     (["TLSv1.3"], JAVA17, ["TLSv1.3"]),  # the operator's list, as given
     ([], JAVA17, []),
+    ("TLSv1.2", JAVA17, []),   # neither auto nor a list: none (the preflight names the variable)
+    (12, JAVA17, []),
 ])
 def test_protocols_follow_the_servers_jre(requested, jre, expected):
     assert smtls_ssl_protocols_for(requested, jre) == expected
