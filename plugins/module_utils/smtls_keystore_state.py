@@ -20,6 +20,21 @@ from ansible.module_utils.smtls_files import read_optional
 # where sm_keystore keeps a new key until its certificate arrives (its pending_path default)
 PENDING_SUFFIX = ".smtls-pending"
 
+# The options that name the trusted certificates a store must hold and the entries it must not
+# (sm_keystore's, sm_truststore's and the truststore plans'): plan() takes them as given.
+TRUST_OPTIONS = dict(
+    trusted_certs=dict(type="list", elements="dict", default=[], options=dict(
+        alias=dict(type="str", required=True),
+        pem=dict(type="str", required=True),
+    )),
+    absent=dict(type="list", elements="dict", default=[], options=dict(
+        alias=dict(type="str"),
+        sha256=dict(type="str"),
+        subject=dict(type="str"),
+        issuer=dict(type="str"),
+    )),
+)
+
 
 class Plan:
     """What plan() decided: the keystore to write (if any) and why."""

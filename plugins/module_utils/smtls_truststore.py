@@ -32,17 +32,8 @@ STORE_OPTIONS = dict(
 # What every store is to trust and not to trust: sm_truststore's options, and the plan's.
 PLAN_OPTIONS = dict(
     truststores=dict(type="list", elements="dict", required=True, options=STORE_OPTIONS),
-    trusted_certs=dict(type="list", elements="dict", default=[], options=dict(
-        alias=dict(type="str", required=True),
-        pem=dict(type="str", required=True),
-    )),
-    absent=dict(type="list", elements="dict", default=[], options=dict(
-        alias=dict(type="str"),
-        sha256=dict(type="str"),
-        subject=dict(type="str"),
-        issuer=dict(type="str"),
-    )),
     change_passwords=dict(type="bool", default=True),
+    **state.TRUST_OPTIONS
 )
 
 

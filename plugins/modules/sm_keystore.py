@@ -339,16 +339,7 @@ ARGUMENT_SPEC = dict(
     )),
     csr_key=dict(type="str", choices=["current", "new"], default="current"),
     pending_path=dict(type="path"),
-    trusted_certs=dict(type="list", elements="dict", default=[], options=dict(
-        alias=dict(type="str", required=True),
-        pem=dict(type="str", required=True),
-    )),
-    absent=dict(type="list", elements="dict", default=[], options=dict(
-        alias=dict(type="str"),
-        sha256=dict(type="str"),
-        subject=dict(type="str"),
-        issuer=dict(type="str"),
-    )),
+    **state.TRUST_OPTIONS,
     exclusive=dict(type="bool", default=False),
     remove_other_keys=dict(type="bool", default=False),
     backup=dict(type="bool", default=False),
