@@ -227,6 +227,13 @@ def main():
         result["client_keystore"] = inv.keystore_read(p["client_keystore"], return_pem=True)
     if module.params["restart_record"]:
         result["restart_pending"] = restart_record_pending(module.params["restart_record"])
+    # The connectors' passwords are returned on purpose (the task that registers them is no_log).
+    # Ansible masks every value of a no_log option wherever it appears in the result, so a client
+    # keystore password or a wanted connector password equal to one (Tomcat's changeit, or the
+    # password a rollout gave the connector) would come back as a mask, and the rollout would then
+    # open that keystore with the mask. The invocation was logged, masked, when the module started.
+    for connector in found:
+        module.no_log_values.discard(connector.get("keystore_password"))
     module.exit_json(**result)
 
 

@@ -126,3 +126,13 @@ def test_report_reads_the_connector_keystore_as_tomcat_does(tomcat, sample_ca, c
     assert store["well_known_password"] and "changeit" not in str(result)
     [entry] = [e for e in store["entries"] if e["kind"] == "private_key"]
     assert entry["subject"] == "CN=localhost" and entry["issued_by_untrusted"]
+
+
+def test_info_returns_the_connector_password_also_when_a_password_option_has_the_same_value(tomcat):
+    """A client keystore password (or a wanted connector password) equal to server.xml's
+    would otherwise be masked in the result by Ansible's no_log handling, and the rollout would
+    open the connector keystore with the mask."""
+    same = info(tomcat, client_keystore=dict(path=str(tomcat / "client.jks"), password="changeit"),
+                keystore_password="changeit")
+    assert same["https_connectors"][0]["keystore_password"] == "changeit"
+    assert same["https_connectors"][0]["keystore_opens"]
