@@ -401,3 +401,14 @@ def apply_attributes(module, path, changed, owner=None, group=None, mode=None):
     file_args = {"path": path, "owner": owner, "group": group, "mode": mode,
                  "secontext": None, "attributes": None}
     return module.set_fs_attributes_if_different(file_args, changed)
+
+
+def predict_attributes(module, path, changed, owner=None, group=None, mode=None):
+    """Whether apply_attributes would change owner, group or mode - run in check mode, so that a
+    module that only plans (an installation read) never changes them."""
+    check_mode = module.check_mode
+    module.check_mode = True
+    try:
+        return apply_attributes(module, path, changed, owner, group, mode)
+    finally:
+        module.check_mode = check_mode

@@ -14,8 +14,9 @@ import os
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_keystore_state as state
 from ansible.module_utils import smtls_x509 as pki
-from ansible.module_utils.smtls_files import (FileProblem, check_writable, mode_action, read_optional,
-                                              refuse_wide_mode, wide_mode)
+from ansible.module_utils.smtls_files import (FileProblem, check_writable, mode_action,
+                                              predict_attributes, read_optional, refuse_wide_mode,
+                                              wide_mode)
 
 STORE_OPTIONS = dict(
     path=dict(type="path", required=True),
@@ -95,15 +96,3 @@ def planned(module, options):
         results.append(result)
     return {"changed": any(result["changed"] for result in results), "truststores": results}
 
-
-def predict_attributes(module, path, changed, owner=None, group=None, mode=None):
-    """Whether owner, group or mode would change - Ansible's own comparison, run in check mode
-    so that a module that only reads never changes them."""
-    check_mode = module.check_mode
-    module.check_mode = True
-    try:
-        return module.set_fs_attributes_if_different(
-            {"path": path, "owner": owner, "group": group, "mode": mode, "secontext": None,
-             "attributes": None}, changed)
-    finally:
-        module.check_mode = check_mode
