@@ -251,12 +251,13 @@ def smtls_identity_outcome(chain, keystore, alias, stage, supplied, decision, si
             "sha256": signed.get("sha256") or decision.get("sha256") or "",
             "backup": installed.get("backup_file") or "",
             "written": smtls_written([installed]), "chain": chain or "",
-            "certificate": _leaf_pem(chain),
+            "certificate": smtls_leaf_pem(chain),
             "changed": bool((request or {}).get("changed")) or bool(installed.get("changed"))}
 
 
-def _leaf_pem(chain):
-    """The first certificate of a PEM chain ("" for none)."""
+def smtls_leaf_pem(chain):
+    """The first certificate of a PEM chain ("" for none): the identity outcome's certificate,
+    and the one a client publishes as installed."""
     return (chain.split(_pki.PEM_CERT_END)[0] + _pki.PEM_CERT_END + "\n") if chain else ""
 
 
@@ -631,7 +632,7 @@ class FilterModule(object):
         return {"smtls_in_dir": smtls_in_dir, "smtls_truststores_in": smtls_truststores_in,
                 "smtls_written": smtls_written, "smtls_key_entry": smtls_key_entry,
                 "smtls_keystore_in_place": smtls_keystore_in_place,
-                "smtls_identity_outcome": smtls_identity_outcome,
+                "smtls_identity_outcome": smtls_identity_outcome, "smtls_leaf_pem": smtls_leaf_pem,
                 "smtls_module_available": smtls_module_available,
                 "smtls_progress": smtls_progress, "smtls_tls_problems": smtls_tls_problems,
                 "smtls_browser_connector_problem": smtls_browser_connector_problem,

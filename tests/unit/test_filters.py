@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter
 from smtls import (  # noqa: E402
     smtls_batch_problem, smtls_browser_connector_problem, smtls_browser_https_plan, smtls_ca_selectors,
     smtls_certificate_decision, smtls_client_certificates, smtls_clients_without_ca_problem, smtls_in_dir,
-    smtls_identity_outcome, smtls_keystore_in_place, smtls_trust_due,
+    smtls_identity_outcome, smtls_keystore_in_place, smtls_leaf_pem, smtls_trust_due,
     smtls_unchanged,
     smtls_key_entry, smtls_key_problem, smtls_leftover_notes, smtls_leftover_problems,
     smtls_merge_detected_cas, smtls_module_available, smtls_named_certs, smtls_progress,
@@ -399,6 +399,8 @@ def test_identity_outcome_says_what_the_flow_did(ca):
     assert current["action"] == "keep"
     assert smtls_identity_outcome(chain, "/r/ks", "a", "all", "True", {}, {}, skipped, skipped)["reason"] == (
         "shared certificate")
+    # the leaf a client publishes as installed: none, not a lone END line, without a chain
+    assert smtls_leaf_pem(chain) == pki.chain_pem([cert]) and smtls_leaf_pem("") == ""
 
 
 def test_keystore_in_place_refuses_what_it_cannot_judge(ca):
