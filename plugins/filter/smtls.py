@@ -13,6 +13,8 @@ import posixpath
 import re
 import sys
 
+import yaml
+
 from ansible.errors import AnsibleFilterError
 
 
@@ -42,6 +44,7 @@ _module_utils("smtls_pbe")
 _module_utils("smtls_keystore")
 _keystore_state = _module_utils("smtls_keystore_state")
 _jre = _module_utils("smtls_jre")
+_inputs = _module_utils("smtls_inputs")
 
 # sm_certificate's options and their defaults, which smtls_certificate_plan fills in
 _CERTIFICATE_DEFAULTS = dict(
@@ -589,8 +592,8 @@ def smtls_tls_problems(protocols, ciphers, allow_legacy=False, check_ciphers=Tru
                         % ", ".join(legacy))
     if protocols and not [p for p in protocols if p not in LEGACY_PROTOCOLS]:
         problems.append("smtls_ssl_protocols: at least TLSv1.2 or TLSv1.3 must be enabled")
-    if check_ciphers:
-        bad = [c for c in ciphers or [] if c not in JSSE_CIPHER_SUITES]
+    if check_ciphers and isinstance(ciphers, list):  # auto: the JVM's own suites
+        bad = [c for c in ciphers if c not in JSSE_CIPHER_SUITES]
         if bad:
             problems.append("smtls_ssl_ciphers: %s is not a cipher suite the JRE implements "
                             "(JSSE names, e.g. TLS_AES_128_GCM_SHA256). Fix the name, or set "
@@ -599,32 +602,76 @@ def smtls_tls_problems(protocols, ciphers, allow_legacy=False, check_ciphers=Tru
     return problems
 
 
-def smtls_batch_problem(value, name):
-    """Why value cannot be a play's serial (an int > 0, 'N%' with 0 < N <= 100, or a list of
-    those), or '' when it can."""
-    for item in value if isinstance(value, list) else [value]:
-        text = str(item).strip()
-        number = text[:-1] if text.endswith("%") else text
-        if not number.isdigit() or int(number) < 1 or (text.endswith("%") and int(number) > 100):
-            return ("%s=%r is not a batch size. Fix: a number of hosts (2), a percentage (25%%), "
-                    "or a list of them ([1, 25%%, 100%%])" % (name, value))
-    return ""
+def smtls_input_names(role, roles_dir):
+    """The variables the input model checks for a host of this role (its argument spec, the CA's,
+    the shared ones, the play keywords)."""
+    return sorted(_input_spec(role, roles_dir)) + list(_inputs.PLAY_KEYWORDS)
 
 
-def smtls_key_problem(key_type, size):
-    """Why the fleet's host keys cannot be made as asked (smtls_key_type, smtls_key_size), or
-    '' when they can - refused in the preflight, not by the first host that makes a key."""
-    if key_type not in ("rsa", "ec"):
-        return "smtls_key_type=%r is not a key type smtls makes. Fix: rsa or ec" % (key_type,)
-    if key_type == "rsa":
-        try:
-            bits = int(size)
-        except (TypeError, ValueError):
-            bits = 0
-        if not 2048 <= bits <= 16384:
-            return ("smtls_key_size=%r is not an RSA key size smtls makes (2048 to 16384 bits). "
-                    "Fix: 2048, 3072 or 4096" % (size,))
-    return ""
+def _role_file(roles_dir, role, path):
+    with open(os.path.join(roles_dir, role, *path)) as data:
+        return yaml.safe_load(data) or {}
+
+
+def _input_defaults(role, roles_dir):
+    """The literal (untemplated) defaults of the roles a host's inputs come from."""
+    key = ("defaults", role, roles_dir)
+    if key not in _INPUT_SPECS:
+        defaults = {}
+        for name in ("smtls", "smtls_ca", role):
+            defaults.update((k, v) for k, v in _role_file(roles_dir, name, ("defaults", "main.yml")).items()
+                            if not (isinstance(v, str) and "{{" in v))
+        _INPUT_SPECS[key] = defaults
+    return _INPUT_SPECS[key]
+
+
+def _input_spec(role, roles_dir):
+    key = (role, roles_dir)
+    if key not in _INPUT_SPECS:
+        def options(name):
+            return _role_file(roles_dir, name, ("meta", "argument_specs.yml"))["argument_specs"]
+        spec = {}
+        for entry in options("smtls").values():  # the shared inventory inputs of the flows
+            spec.update((k, v) for k, v in entry.get("options", {}).items() if k in _inputs.SHARED)
+        spec.update(options("smtls_ca")["main"]["options"])
+        spec.update(options(role)["main"]["options"])
+        _INPUT_SPECS[key] = spec
+    return _INPUT_SPECS[key]
+
+
+_INPUT_SPECS = {}
+
+
+def smtls_input_check(values, names, role, roles_dir, group_names=()):
+    """The input model's verdict on one host: {problems: one line each, fleet: the fleet-wide
+    settings as digests (no secret), references: the hosts its variables name}."""
+    values, spec = dict(zip(names, values)), _input_spec(role, roles_dir)
+    defaults = _input_defaults(role, roles_dir)
+    return {"problems": _inputs.host_problems(values, spec, group_names, defaults),
+            "fleet": _inputs.fingerprints(values, defaults, [n for n in _inputs.FLEET_WIDE if n in spec]),
+            "references": dict((name, values[name]) for name, _group in _inputs.HOST_REFERENCES
+                               if values.get(name, _inputs.UNSET) != _inputs.UNSET)}
+
+
+def smtls_fleet_problems(hosts, hostvars, groups, ca_certificate="", valid_days=None, renew_days=None,
+                         ca_source="internal"):
+    """The input model's verdict on the hosts of a run together (module_utils/smtls_inputs.py
+    fleet_problems): fleet-wide settings equal everywhere, hosts named by others in the right
+    group, a CA with life enough for what it signs."""
+    settings, references, secrets = {}, {}, {}
+    for host in hosts:
+        checked = hostvars[host].get("smtls_inputs")
+        if not checked:
+            continue
+        settings[host] = checked["fleet"]
+        references[host] = checked.get("references", {})
+        secrets[host] = dict((name, str(hostvars[host].get(name, _inputs.UNSET)))
+                             for name in _inputs.FLEET_WIDE if _inputs.is_secret(name))
+    not_after = None
+    if ca_certificate:
+        not_after = _pki.not_after(_pki.parse_pem_certs(ca_certificate, "the CA certificate")[0])
+    return _inputs.fleet_problems(settings, dict(groups), references, secrets, not_after, valid_days,
+                                  renew_days, signs=ca_source == "internal")
 
 
 class FilterModule(object):
@@ -653,4 +700,5 @@ class FilterModule(object):
                 "smtls_leftover_notes": smtls_leftover_notes,
                 "smtls_derived_secret": smtls_derived_secret,
                 "smtls_servlet_probes": smtls_servlet_probes, "smtls_servlet_problem": smtls_servlet_problem,
-                "smtls_batch_problem": smtls_batch_problem, "smtls_key_problem": smtls_key_problem}
+                "smtls_input_names": smtls_input_names, "smtls_input_check": smtls_input_check,
+                "smtls_fleet_problems": smtls_fleet_problems}

@@ -295,6 +295,7 @@ def plan(data, spec, pending_data=None):
         fp = pki.sha256_hex(item["cert"])
         if fp in present:
             continue
+        pki.check_current(item["cert"], "%s: trusted certificate %s" % (path, item["alias"]))
         alias = _free_alias(keystore, item["alias"], fp)
         keystore.put(ks.CertEntry(alias, item["cert"]))
         present.add(fp)
@@ -355,6 +356,9 @@ def _plan_key(keystore, key_spec, passwords, pending_data, spec, result):
     if chain:
         leaf = chain[0]
         pki.check_chain(chain, "%s: certificate chain for %r" % (path, alias))
+        if not (entry is not None and [pki.sha256_hex(c) for c in entry.chain] == [pki.sha256_hex(c) for c in chain]):
+            for cert in chain:  # what is installed already stays; what is new must be current
+                pki.check_current(cert, "%s: certificate chain for %r" % (path, alias))
         key = None
         if entry is not None and pki.key_matches(leaf, entry.private_key()):
             key = entry.private_key()

@@ -392,6 +392,10 @@ def sign(ca_key, ca_cert, public_key, common, dns=None, ips=None, valid_days=397
     if usage == "server" and not (dns or ips):
         raise PkiError("a server certificate for %r needs at least one DNS name or IP" % common)
     end = min(at + datetime.timedelta(days=valid_days), not_after(ca_cert))
+    if end <= at + datetime.timedelta(days=1):
+        raise PkiError("a certificate for %r would be valid until %s, less than a day (smtls_valid_days %s, the "
+                       "CA until %s). Fix: smtls_valid_days of 1 or more, or rotate the CA"
+                       % (common, end.isoformat(), valid_days, not_after(ca_cert).date()))
     eku = [ExtendedKeyUsageOID.CLIENT_AUTH]
     if usage == "server":
         eku.insert(0, ExtendedKeyUsageOID.SERVER_AUTH)
@@ -463,6 +467,19 @@ def order_chain(certs):
         chain.append(nxt)
         rest.remove(nxt)
     return chain + rest
+
+
+def check_current(cert, what, at=None):
+    """Refuse a certificate outside its validity: nothing expired or not yet valid is written
+    into a store (a client would refuse it, or a server fail with it)."""
+    at = at or now()
+    if not_after(cert) <= at:
+        raise PkiError("%s: %s expired on %s, so it is not written. Fix: renew it (or rotate the CA), "
+                       "then run again" % (what, cert.subject.rfc4514_string(), not_after(cert).date()))
+    if not_before(cert) > at + datetime.timedelta(minutes=10):
+        raise PkiError("%s: %s is not valid before %s, so it is not written. Fix: check the clocks of the "
+                       "CA and the controller, or wait until then" % (
+                           what, cert.subject.rfc4514_string(), not_before(cert).isoformat()))
 
 
 def check_chain(chain, what):

@@ -9,11 +9,11 @@ from ansible.module_utils import smtls_x509 as pki
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
 from smtls import (  # noqa: E402
-    smtls_batch_problem, smtls_browser_connector_problem, smtls_browser_https_plan, smtls_ca_selectors,
+    smtls_browser_connector_problem, smtls_browser_https_plan, smtls_ca_selectors,
     smtls_certificate_decision, smtls_client_certificates, smtls_clients_without_ca_problem, smtls_in_dir,
     smtls_identity_outcome, smtls_keystore_in_place, smtls_leaf_pem, smtls_trust_due,
     smtls_unchanged,
-    smtls_key_entry, smtls_key_problem, smtls_leftover_notes, smtls_leftover_problems,
+    smtls_key_entry, smtls_leftover_notes, smtls_leftover_problems,
     smtls_merge_detected_cas, smtls_module_available, smtls_named_certs, smtls_progress,
     smtls_ssl_protocols_for, smtls_tls_problems, smtls_truststores_in, smtls_written)
 
@@ -131,30 +131,6 @@ def test_tls13_on_a_jre_without_it_is_refused_with_version_and_fix():
     assert smtls_tls_problems(["TLSv1.2", "TLSv1.3"], [], False, True, UNKNOWN) == []
     assert smtls_tls_problems("auto", [], False, True, JAVA8_OLD) == []
     assert "neither auto nor a list" in smtls_tls_problems("TLSv1.2,TLSv1.3", [], jre=JAVA17)[0]
-
-
-@pytest.mark.parametrize("value,ok", [
-    (1, True), ("25%", True), ("100%", True), ([1, "25%", "100%"], True), ("3", True),
-    (0, False), ("0%", False), ("101%", False), ("25 percent", False), ("-1", False), ("", False),
-    ([1, "x"], False), (None, False),
-])
-def test_batch_sizes_a_play_can_take(value, ok):
-    problem = smtls_batch_problem(value, "smtls_server_batch")
-    assert (problem == "") == ok, problem
-    if not ok:
-        assert problem.startswith("smtls_server_batch=") and "Fix:" in problem
-
-
-@pytest.mark.parametrize("key_type,size,problem", [
-    ("rsa", 2048, ""), ("rsa", "3072", ""), ("ec", 256, ""), ("ec", None, ""),
-    ("dsa", 2048, "smtls_key_type='dsa' is not a key type"),
-    ("rsa", 1024, "smtls_key_size=1024 is not an RSA key size"),
-    ("rsa", "big", "smtls_key_size='big' is not an RSA key size"),
-])
-def test_host_key_type_and_size_refused_up_front(key_type, size, problem):
-    got = smtls_key_problem(key_type, size)
-    assert got.startswith(problem) if problem else got == ""
-    assert not problem or "Fix:" in got
 
 
 SAMPLE = {"sha256": "ab" * 32, "subject": "CN=Sample CA (fictitious),O=Service Manager sample",

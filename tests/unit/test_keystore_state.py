@@ -239,3 +239,46 @@ def test_in_place_needs_the_file_attributes_and_no_pending_key(tmp_path, ca):
     assert not _in_place_case(tmp_path, entries, dict(options, owner="no-such-user-smtls"))[0]
     (tmp_path / ("store.jks" + state.PENDING_SUFFIX)).write_bytes(b"x")
     assert not _in_place_case(tmp_path, entries, dict(options, mode="0640"))[0]
+
+
+def _dated_ca(name, start_days, valid_days):
+    import datetime as dt
+    key, cert = pki.create_ca(name, valid_days=valid_days, key_size=2048,
+                              at=pki.now() + dt.timedelta(days=start_days))
+    return key, cert
+
+
+@pytest.mark.parametrize("start,valid,refused", [
+    (-10, 5, "expired on"),            # expired five days ago
+    (-1, 1, "expired on"),             # expired at the edge: now is past its end
+    (2, 30, "is not valid before"),    # issued for later (a clock ahead)
+    (-1, 30, ""),                      # current: added
+])
+def test_nothing_outside_its_validity_is_added_to_a_store(start, valid, refused):
+    _key, cert = _dated_ca("dated", start, valid)
+    data = store_with()
+    if refused:
+        with pytest.raises(pki.PkiError, match=refused):
+            state.plan(data, spec(trusted=[trusted("dated", cert)]))
+    else:
+        assert state.plan(data, spec(trusted=[trusted("dated", cert)])).changed
+
+
+def test_an_expired_chain_is_not_installed_but_one_in_place_stays(ca):
+    import datetime as dt
+    old_ca_key, old_ca = pki.create_ca("old", valid_days=3, key_size=2048, at=pki.now() - dt.timedelta(days=10))
+    key = pki.generate_key("rsa", 2048)
+    leaf = pki.sign(old_ca_key, old_ca, key.public_key(), "srv", dns=["srv"], valid_days=2,
+                    at=pki.now() - dt.timedelta(days=9))
+    new = spec(key={"alias": "srv", "chain": [leaf, old_ca], "private_key": pki.key_pem(key)})
+    with pytest.raises(pki.PkiError, match="expired on"):
+        state.plan(store_with(), new)
+    # the same chain already installed is no write, so nothing is refused: the renewal replaces it
+    data = store_with(ks.KeyEntry("srv", [leaf, old_ca], key=key))
+    assert not state.plan(data, spec(key={"alias": "srv", "chain": [leaf, old_ca]})).changed
+
+
+def test_the_ca_signs_nothing_that_would_live_less_than_a_day(ca):
+    key = pki.generate_key("rsa", 2048)
+    with pytest.raises(pki.PkiError, match="less than a day"):
+        pki.sign(ca.key, ca.cert, key.public_key(), "srv", dns=["srv"], valid_days=0)
