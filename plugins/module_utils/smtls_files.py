@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """File handling shared by the smtls modules: clear read errors, atomic writes
 with a backup, the mode cap of files that hold secrets, and ownership/mode from the usual
-file arguments."""
+file arguments. A managed file that is a symbolic link is written through it (see
+write_target)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -22,12 +23,42 @@ class FileProblem(Exception):
     """A file cannot be read or written; the message names it and the fix."""
 
 
+def write_target(path, what=None):
+    """The file a write of path replaces: path itself, or, for a symbolic link (a chain of them,
+    relative or absolute), its final target - which is replaced in its own directory, so the
+    link stays a link and what it points to gets the new content. A link to nothing (dangling)
+    or a loop is refused: writing there would replace the link by a regular file, or make a
+    file the link's owner never meant. Every write and every check of one goes through here, so
+    check mode judges the file a real run replaces."""
+    if not os.path.islink(path):
+        return path
+    try:
+        os.stat(path)  # follows the whole chain
+    except OSError as exc:
+        prefix = "%s: " % what if what else ""
+        if exc.errno == errno.ELOOP:
+            raise FileProblem("%s%s is a symbolic link loop, so there is no file to write. Fix: "
+                              "point the link at the real file (ln -sfn), or replace it with the "
+                              "file" % (prefix, path))
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise FileProblem("%s%s is a symbolic link to %s, which does not exist (a dangling "
+                              "link); nothing was written. Fix: point the link at the real file "
+                              "(ln -sfn), or remove the link to have the file created there"
+                              % (prefix, path, os.readlink(path)))
+        raise FileProblem("%s%s is a symbolic link that cannot be followed: %s"
+                          % (prefix, path, exc))
+    return os.path.realpath(path)
+
+
 def read_optional(path, what):
-    """File bytes, or None when it does not exist. Other problems are errors."""
+    """File bytes, or None when it does not exist. Other problems are errors; a symbolic link
+    to nothing, or a loop, is refused here (see write_target), not read as an absent file."""
     try:
         with open(path, "rb") as handle:
             return handle.read()
     except IOError as exc:
+        if exc.errno in (errno.ENOENT, errno.ELOOP) and os.path.islink(path):
+            write_target(path, what)
         if exc.errno == errno.ENOENT:
             parent = os.path.dirname(path) or "."
             if not os.path.isdir(parent):
@@ -67,7 +98,9 @@ def check_writable(path, what, size=0, backup=False):
     """Refuse, before any write, what an atomic write of path would trip on: a directory
     that cannot take the temp file, an immutable or append-only file or directory (root is
     refused too), a read-only file system, too little free space for the new file (and its
-    backup). The message names the file and the fix."""
+    backup). The message names the file and the fix. For a symbolic link, all of this is about
+    the target the write replaces (write_target), in the target's directory."""
+    path = write_target(path, what)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileProblem("%s: directory %s does not exist (check the installation path "
@@ -125,6 +158,7 @@ def restart_record_pending(path):
 
 
 def _save_restart_record(path, files):
+    path = write_target(path, "restart record")
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
     try:
@@ -319,7 +353,10 @@ def backup_copy(module, path, cap=0o7777):
     """A copy of path named as module.backup_local names it - <path>.<pid>.<YYYY-MM-DD@HH:MM:SS>~,
     which rollback and pruning rely on - with path's owner, times and mode & cap. It is written
     to a temp file that has that mode before it holds a byte, then renamed: unlike copy2 and a
-    chmod after, no moment when the copy is readable wider than cap allows."""
+    chmod after, no moment when the copy is readable wider than cap allows. For a symbolic link,
+    the copy is of its target, beside the target and named after it: where a write through the
+    link replaces the file, and where pruning (smtls_restart.backups_of) looks."""
+    path = write_target(path)
     source = os.stat(path)
     name = "%s.%s.%s" % (path, os.getpid(),
                          time.strftime("%Y-%m-%d@%H:%M:%S~", time.localtime(time.time())))
@@ -346,15 +383,19 @@ def backup_copy(module, path, cap=0o7777):
     return name
 
 
-def write_atomic(module, path, data, backup=False, mode=0o600, restart_record=None, secret=False):
+def write_atomic(module, path, data, backup=False, mode=0o600, restart_record=None, secret=False,
+                 backup_cap=0o7777):
     """Write via a temp file in the same directory and rename over the target.
 
     A new file gets `mode` (private by default: keystores and sm.ini hold
     secrets); an existing file keeps its owner and permissions - with secret, capped at
-    SECRET_MODE_CAP first, so neither the new content nor the backup is ever wider. With
-    restart_record, the file is noted there before the rename (see above).
-    Returns the backup file name, or None.
+    SECRET_MODE_CAP first, so neither the new content nor the backup is ever wider; backup_cap
+    narrows the backup further (a copy no service reads: 0600). With restart_record, the file is
+    noted there before the rename (see above), under the path given - a rollback writes it back
+    through the same link. A symbolic link is written through (write_target): its target is
+    replaced, the link stays. Returns the backup file name, or None.
     """
+    given, path = path, write_target(path)
     directory = os.path.dirname(os.path.abspath(path))
     creating = not os.path.exists(path)
     cap = SECRET_MODE_CAP if secret else 0o7777
@@ -364,7 +405,7 @@ def write_atomic(module, path, data, backup=False, mode=0o600, restart_record=No
             os.chmod(path, current & cap)
     backup_file = None
     if backup and not creating:
-        backup_file = backup_copy(module, path, cap)
+        backup_file = backup_copy(module, path, cap & backup_cap)
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
     try:
         os.fchmod(fd, mode & cap)
@@ -373,7 +414,7 @@ def write_atomic(module, path, data, backup=False, mode=0o600, restart_record=No
             handle.flush()
             os.fsync(handle.fileno())
         if restart_record:
-            note_restart(restart_record, path, backup_file)
+            note_restart(restart_record, given, backup_file)
         # atomic_move gives a new file 0666 & ~umask after the rename: too open for secrets,
         # so the umask says `mode` meanwhile and no moment is wider
         umask = os.umask(0o777 & ~(mode & cap)) if creating else None
@@ -390,14 +431,18 @@ def write_atomic(module, path, data, backup=False, mode=0o600, restart_record=No
     return backup_file
 
 
+# Ansible's attribute helpers act on a link itself (lchown, lstat): given the target, they act
+# on the file a write through the link replaced.
 def apply_file_args(module, path, changed):
     """owner/group/mode from the module's file arguments; True when changed."""
+    path = write_target(path)
     file_args = module.load_file_common_arguments(module.params, path=path)
     return module.set_fs_attributes_if_different(file_args, changed)
 
 
 def apply_attributes(module, path, changed, owner=None, group=None, mode=None):
     """owner/group/mode given per file (a list of files in one module call)."""
+    path = write_target(path)
     file_args = {"path": path, "owner": owner, "group": group, "mode": mode,
                  "secontext": None, "attributes": None}
     return module.set_fs_attributes_if_different(file_args, changed)

@@ -49,7 +49,9 @@ def clear(record_path, check_mode=False):
 
 def rollback(module, record_path, check_mode=False):
     """Put every recorded file back from its backup (remove one that did not exist before),
-    then clear the record. Returns (files, what was done)."""
+    then clear the record. Returns (files, what was done). A file is recorded under the path
+    its module was given: one that is a symbolic link is restored through it (write_atomic),
+    as it was written, and the mode and times below follow the link too."""
     files = load_restart_record(record_path) or []
     if check_mode:
         return files, []
@@ -81,8 +83,9 @@ _BACKUP_NAME = r"\.\d+\.(\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d)~\Z"
 def backups_of(path):
     """The backups of path in its directory, newest first: by the time in the name (a backup's
     mtime is its source's), then by when the backup itself was made. Only regular files
-    named exactly so - not sm.ini.bak, nor the backups of another file."""
-    directory, name = os.path.split(os.path.abspath(path))
+    named exactly so - not sm.ini.bak, nor the backups of another file. For a symbolic link,
+    its target's: a write through the link backs the target up beside itself."""
+    directory, name = os.path.split(os.path.realpath(path))
     pattern = re.compile(re.escape(name) + _BACKUP_NAME)
     try:
         entries = os.listdir(directory)

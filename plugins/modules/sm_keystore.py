@@ -161,7 +161,17 @@ options:
     type: bool
     default: false
   backup:
-    description: Keep a timestamped copy of the file before changing it.
+    description:
+      - Keep a timestamped copy of the file before changing it
+        (C(<file>.<pid>.<YYYY-MM-DD@HH:MM:SS>~) beside it; for a symbolic link, beside its
+        target and named after it), at the file's mode capped at 0640.
+    type: bool
+    default: false
+  private_backup:
+    description:
+      - The backup readable by its owner alone (the file's mode capped at 0600) - for a copy
+        no service reads, as in a Windows client bundle. A host's backups keep the file's
+        (capped) mode, which a rollback restores.
     type: bool
     default: false
 extends_documentation_fragment:
@@ -343,6 +353,7 @@ ARGUMENT_SPEC = dict(
     exclusive=dict(type="bool", default=False),
     remove_other_keys=dict(type="bool", default=False),
     backup=dict(type="bool", default=False),
+    private_backup=dict(type="bool", default=False),
 )
 
 
@@ -405,7 +416,8 @@ def main():
         if plan.write:
             blob = ks.dump(plan.keystore, plan.password, profile=params["pkcs12_profile"])
             backup_file = write_atomic(module, path, blob, backup=params["backup"],
-                                       restart_record=params["restart_record"], secret=True)
+                                       restart_record=params["restart_record"], secret=True,
+                                       backup_cap=0o600 if params["private_backup"] else 0o7777)
             if backup_file:
                 result["backup_file"] = backup_file
         if new_pending:

@@ -27,7 +27,8 @@ description:
     handshake probes that proved it (for the fleet report's metrics, see M(sm_tls_inventory)).
     Bookkeeping - not reported as a change.
   - With I(backup_keep), C(absent) also prunes the backups of the recorded files - it reads the
-    record before clearing it - keeping the newest I(backup_keep) of each. Bookkeeping too.
+    record before clearing it - and of I(files), keeping the newest I(backup_keep) of each.
+    Bookkeeping too.
 version_added: "1.0.0"
 author: smtls contributors
 options:
@@ -40,6 +41,8 @@ options:
       - Files this step's modules report as changed, each with its backup (none when the file
         was created). Only check mode needs them (to predict the restart); a real run's writes
         are in the record already.
+      - With C(absent) and I(backup_keep), their backups are pruned too - files no record names,
+        as in a Windows client bundle, which nothing restarts.
     type: list
     elements: dict
     default: []
@@ -62,9 +65,10 @@ options:
   backup_keep:
     description:
       - Only with C(absent) (the call after the probes passed) - for every file in the record,
-        keep the newest I(backup_keep) backups (C(<file>.<pid>.<YYYY-MM-DD@HH:MM:SS>~) in its
-        directory, newest by the time in the name) and remove the older ones. Other files are
-        never touched (C(sm.ini.bak), another file's backups). C(0) removes them all.
+        and in I(files), keep the newest I(backup_keep) backups
+        (C(<file>.<pid>.<YYYY-MM-DD@HH:MM:SS>~) in its directory - a symbolic link's in its
+        target's, named after the target - newest by the time in the name) and remove the older
+        ones. Other files are never touched (C(sm.ini.bak), another file's backups). C(0) removes them all.
       - The record is cleared first, so the backup it names for a rollback is no longer needed
         when it goes. Never counted as a change; a backup that cannot be removed is a warning,
         not an error. Nothing is removed in check mode. Unset - no pruning.
@@ -175,7 +179,8 @@ def main():
                 # the record names for a rollback, so the record goes first - a failure here
                 # leaves extra backups, never a record that names a removed one. Bookkeeping as
                 # above: a warning, never a failure of a proven host
-                result["pruned"], problems = restart.prune_backups(files, p["backup_keep"])
+                result["pruned"], problems = restart.prune_backups(files + p["files"],
+                                                                   p["backup_keep"])
                 for problem in problems:
                     module.warn("an old backup was not removed: %s" % problem)
             module.exit_json(**result)

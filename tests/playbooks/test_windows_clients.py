@@ -311,3 +311,72 @@ def test_renewal_reissues_with_its_reason_and_settles(standalone):
     assert all(h["changed"] == 0 for h in recap(standalone["second"], ["win9.demo.invalid"]).values())
     assert standalone["reissued"] and "expiring" in standalone["renewed"]
     assert all(h["changed"] == 0 for h in recap(standalone["settled"], ["win9.demo.invalid"]).values())
+
+
+# Bundles keep backups as the hosts do (smtls_backup_keep), on an inventory and CA of their own
+# (no demo fleet): each run below changes the client's names (its certificate is reissued) or
+# its server port (the fragment is rewritten); the fragment carries the password and is a link
+# into another directory after the first run.
+def test_a_bundle_keeps_smtls_backup_keep_private_backups_and_writes_through_links(tmp_path):
+    host = "win7.demo.invalid"
+    directory = tmp_path / "bundles" / host
+    inventory = {"all": {
+        "vars": {"smtls_ca_dir": str(tmp_path / "ca"), "smtls_ca_passphrase": "own-ca-Passphrase-7",
+                 "smtls_ssl_mode": "trusted_signon", "smtls_backup_keep": 2,
+                 "sm_windows_client_bundle_dir": str(tmp_path / "bundles") + "/{{ inventory_hostname }}",
+                 "sm_windows_client_file_mode": "0640"},
+        "children": {
+            "sm_servers": {"hosts": {"sm1.demo.invalid": {"ansible_connection": "local"}}},
+            "sm_windows_clients": {"hosts": {host: {
+                "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                "sm_windows_client_keystore_password": "own-Win-ks7",
+                "sm_windows_client_prefs_include_password": True,
+                "sm_windows_client_server_host": "sm1.demo.invalid",
+                "sm_windows_client_server_http_port": 13080}}}}}}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    (tmp_path / "bundle.yml").write_text(yaml.safe_dump(STANDALONE_PLAY, sort_keys=False))
+
+    def run(dns, port, *args, **kwargs):
+        extra = {"sm_windows_client_dns_names": [host, dns], "sm_windows_client_server_https_port": port}
+        return playbook(tmp_path, str(tmp_path / "bundle.yml"), "-e", json.dumps(extra), *args,
+                        inventory=tmp_path / "hosts.yml", **kwargs)
+
+    def backups(path):
+        return sorted(p for p in path.parent.iterdir() if re.fullmatch(
+            re.escape(path.name) + r"\.\d+\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~", p.name))
+
+    keystore, prefs = directory / ("%s.keystore" % host), directory / "smtls-client.prefs"
+    run("alt0.demo.invalid", 13443)
+    assert backups(keystore) == [] and backups(prefs) == []
+    # the fragment moved elsewhere, a relative link in its place: written through from now on
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    prefs.rename(elsewhere / "client.prefs")
+    prefs.symlink_to(Path("../../elsewhere/client.prefs"))
+    target = elsewhere / "client.prefs"
+    for n in (1, 2, 3):
+        done = run("alt%d.demo.invalid" % n, 13443 + n).stdout
+        assert recap(done)[host]["changed"] > 0
+        assert prefs.is_symlink() and "serverPort=%d" % (13443 + n) in target.read_text()
+    kept = backups(keystore)
+    assert len(kept) == 2 and len(backups(target)) == 2 and backups(prefs) == []
+    # the key's backups and the fragment's (it holds the password) for the owner alone
+    for backup in kept + backups(target):
+        assert stat.S_IMODE(backup.stat().st_mode) == 0o600, backup
+    assert stat.S_IMODE(keystore.stat().st_mode) == 0o640
+    # the newest backup is the certificate before the last reissue
+    names = {pki.sha256_hex(e.leaf) for e in ks.load(kept[-1].read_bytes(), "own-Win-ks7").entries}
+    assert len(names) == 1 and names != leaf_sha(keystore, "own-Win-ks7")
+    # a run that writes nothing prunes nothing and changes nothing
+    assert recap(run("alt3.demo.invalid", 13446).stdout)[host]["changed"] == 0
+    # 0 keeps none: a write of the keystore alone prunes every bundle file's backups
+    run("alt4.demo.invalid", 13446, "-e", "smtls_backup_keep=0")
+    assert backups(keystore) == [] and backups(target) == []
+    # a fragment linked to nothing is refused before anything is written
+    target.unlink()
+    before = tree_digest(tmp_path)
+    proc = run("alt5.demo.invalid", 13447, expect_ok=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "is a symbolic link to a file that does not exist" in output
+    assert prefs.is_symlink() and not target.exists()
+    assert tree_digest(tmp_path) == before
