@@ -55,13 +55,14 @@ _CERTIFICATE_DEFAULTS = dict(
     detected_issuers=[], detected_issuers_file=None)
 
 
-def smtls_certificate_plan(params):
+def smtls_certificate_plan(params, errors="raise"):
     """What sm_certificate would do with these options (its engine's plan,
     smtls_ca.plan_certificate), worked out on the controller where the CA lives: the module's
     result (ca_certificate, action, reason, chain, sha256, ..., changed as the module would
     report it) and write_due - whether the module must run to write what the plan holds (a new CA
     or controller-held key, a chain, an exported CSR, newly detected issuers). Nothing is written
-    here; a CSR is signed in memory."""
+    here; a CSR is signed in memory. errors: return - a CA or file problem comes back as
+    {error: message} for an assert to show as one line (the preflight), not as a filter failure."""
     unknown = set(params or {}) - set(_CERTIFICATE_DEFAULTS) - {"ca_dir"}
     if unknown:
         raise AnsibleFilterError("smtls_certificate_plan: unknown options %s" % ", ".join(sorted(unknown)))
@@ -74,6 +75,8 @@ def smtls_certificate_plan(params):
     try:
         plan = _authority.plan_certificate(p, _files.read_optional)
     except (_pki.PkiError, _files.FileProblem) as exc:
+        if errors == "return":
+            return {"error": str(exc)}
         raise AnsibleFilterError(str(exc))
     return dict(plan.result, write_due=bool(plan.files), changed=plan.changed)
 

@@ -53,8 +53,8 @@ def inventory(fleet):
     return path
 
 
-def command(fleet, playbook, *args):
-    return [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory(fleet)),
+def command(fleet, playbook, *args, hosts=None):
+    return [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(hosts or inventory(fleet)),
             str(playbook_path(playbook)), "-e", "smtls_demo_dir=%s" % fleet,
             "-e", "smtls_demo_http_base=%d" % HTTP_BASE, "-e", "smtls_demo_https_base=%d" % HTTPS_BASE,
             *args]
@@ -65,8 +65,8 @@ def env():
                 ANSIBLE_FORCE_COLOR="0")
 
 
-def run(fleet, playbook, *args, expect_rc=0):
-    proc = subprocess.run(command(fleet, playbook, *args), env=env(), capture_output=True,
+def run(fleet, playbook, *args, expect_rc=0, hosts=None):
+    proc = subprocess.run(command(fleet, playbook, *args, hosts=hosts), env=env(), capture_output=True,
                           text=True, cwd=ROOT)
     if expect_rc is not None:
         assert (proc.returncode == 0) == (expect_rc == 0), proc.stdout[-5000:] + proc.stderr[-2000:]
@@ -194,15 +194,37 @@ BAD_INPUT = [
      "web1.demo.invalid", "neither a host of the sm_servers group nor a name"),
     ("batch size typo", {"smtls_server_batch": "25 percent"}, "",
      "smtls_server_batch='25 percent' is not a batch size. Fix:"),
-    ("unsupported key type", {"smtls_key_type": "dsa"}, "", "smtls_key_type='dsa' is not a key type"),
+    ("unsupported key type", {"smtls_key_type": "dsa"}, "", "smtls_key_type='dsa' must be one of rsa, ec"),
     ("RSA key too small", {"smtls_key_size": 1024}, "", "smtls_key_size=1024 is not an RSA key size"),
     ("failure threshold typo", {"smtls_webtier_batch": 1, "smtls_max_fail_percentage": "ten"}, "",
-     "smtls_max_fail_percentage=ten is not a percentage"),
+     "smtls_max_fail_percentage='ten' is out of range. Fix: a percentage"),
     ("--limit leaves an allowed client out", "limit-without-a-client", "sm1.demo.invalid",
      "web2.demo.invalid are left out of this run (--limit)"),
     ("internal CA without its key", "ca-without-key", "",
      "ca.crt is there but ca.key is missing, so this CA cannot sign. Fix:"),
     ("CA key of another CA", "ca-key-mismatch", "", "does not match the CA certificate"),
+    # the input model (module_utils/smtls_inputs.py): ranges, rules across variables and hosts
+    ("certificates valid for 0 days", {"smtls_valid_days": 0}, "", "smtls_valid_days=0 is out of range. Fix:"),
+    ("a new CA valid for 0 days", "ca-valid-0", "", "smtls_ca_valid_days=0 is out of range. Fix:"),
+    ("a new CA shorter than a certificate", "ca-too-short", "",
+     "holds a CA with 100 day(s) left, less than the 427 the certificates need"),
+    ("renewal window beyond the validity", {"smtls_renew_days": 400}, "",
+     "smtls_renew_days=400 is not below smtls_valid_days=397"),
+    ("negative renewal window", {"smtls_renew_days": -1}, "", "smtls_renew_days=-1 is out of range. Fix:"),
+    ("HTTPS port out of range", {"sm_server_https_port": 70000}, "sm1.demo.invalid",
+     "sm_server_https_port=70000 is out of range. Fix: a TCP port from 1 to 65535"),
+    ("HTTPS port equal to the HTTP port", {"sm_server_http_port": 24443, "sm_server_https_port": 24443},
+     "sm1.demo.invalid", "sm_server_https_port=24443 is the port sm_server_http_port has too"),
+    ("no protocols", {"smtls_ssl_protocols": []}, "", "smtls_ssl_protocols=[] is neither auto nor a non-empty list"),
+    ("negative probe wait", {"smtls_probe_wait": -5}, "", "smtls_probe_wait=-5 is out of range. Fix:"),
+    ("a keystore password keytool refuses", {"sm_server_keystore_password": "abc"}, "sm1.demo.invalid",
+     "sm_server_keystore_password=(secret) is shorter than 6 characters"),
+    ("the mode set in one host's host_vars", "mode-in-host-vars", "",
+     "the fleet: smtls_ssl_mode='(differs)' is fleet-wide but sm2.demo.invalid set it apart"),
+    ("a host in two host roles", "two-host-roles", "web1.demo.invalid",
+     "puts this host in more than one host role (sm_server, sm_webtier)"),
+    ("a web tier pointed at another web tier", {"sm_webtier_server_host": "web2.demo.invalid"}, "",
+     "sm_webtier_server_host='web2.demo.invalid' (on web1.demo.invalid) names a host that is not in sm_servers"),
     # set up on the fleet itself, one at a time (see SOLO)
     ("immutable webtier.properties on one web tier", "immutable-properties", "web2.demo.invalid",
      "is immutable or append-only (chattr +i/+a), so it cannot be replaced. Fix: chattr -i"),
@@ -211,6 +233,15 @@ BAD_INPUT = [
     ("latin-1 sm.ini and a password latin-1 lacks", "latin1-sm-ini", "sm2.demo.invalid",
      "-encoded, and the new value of keystorePass has characters"),
 ]
+
+
+def one_problem(text):
+    """A problem as the product words it: Ansible's prefix, the host or 'the fleet', the closing
+    sentence and the paths (a test fleet's are long and arbitrary) taken out."""
+    text = re.sub(r"^.*?(Action failed|FAILED!.*?msg): '?", "", text.strip())
+    text = re.sub(r"^(the fleet|[\w.-]+\.invalid): ", "", text)
+    text = re.sub(r"/[^\s:,;']+", "<path>", text)
+    return text.replace("Nothing has been written.", "").strip(" '")
 
 
 def _chattr(flag, path):
@@ -261,6 +292,21 @@ def _restore_after(damage, path):
     return lambda: path.write_bytes(original)
 
 
+def _inventory_variant(fleet, tmp_path, case):
+    """The fleet's inventory with one fleet invariant broken: a mode in one host's host_vars, or a
+    web tier listed among the servers too."""
+    path = tmp_path / "inventory"
+    shutil.copytree(inventory(fleet), path, symlinks=True)
+    if case == "mode-in-host-vars":
+        (path / "host_vars").mkdir()
+        (path / "host_vars" / "sm2.demo.invalid.yml").write_text("smtls_ssl_mode: encryption\n")
+    else:
+        hosts = yaml.safe_load((path / "hosts.yml").read_text())
+        hosts["all"]["children"]["sm_servers"]["hosts"]["web1.demo.invalid"] = None
+        (path / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    return path
+
+
 def _refused(fleet, tmp_path, extra):
     """The rollout run with one bad input (extra vars, or a named case set up here)."""
     if extra == "expired-ca":
@@ -275,6 +321,12 @@ def _refused(fleet, tmp_path, extra):
         extra = {"smtls_ca_dir": str(tmp_path)}
     elif extra == "limit-without-a-client":
         return run(fleet, "site.yml", "--limit", ",".join(SERVERS + WEBTIERS[:1]), expect_rc=None)
+    elif extra == "ca-valid-0":
+        extra = {"smtls_ca_dir": str(tmp_path / "new-ca"), "smtls_ca_valid_days": 0}
+    elif extra == "ca-too-short":
+        extra = {"smtls_ca_dir": str(tmp_path / "new-ca"), "smtls_ca_valid_days": 100}
+    elif extra in ("mode-in-host-vars", "two-host-roles"):
+        return run(fleet, "site.yml", expect_rc=None, hosts=_inventory_variant(fleet, tmp_path, extra))
     elif extra == "short-passphrase":
         extra = {"smtls_ca_dir": str(tmp_path / "new-ca"), "smtls_ca_passphrase": "short"}
     return run(fleet, "site.yml", "-e", json.dumps(extra), expect_rc=None)
@@ -315,9 +367,14 @@ def test_bad_input_is_refused_before_any_write(refusals, fleet, label, extra, ho
         assert "fatal: [%s" % host in output
     assert unchanged, "a file changed"
     assert "PLAY [PKI" not in output, "the rollout went past the preflight"
-    # one message, not an argument-spec dump: the line that carries the text is short
+    # one message, not an argument-spec dump nor a traceback: the problem that carries the text
+    # is one line of at most 300 characters (the host and the run's closing words aside)
+    for word in ("Traceback", "filter plugin", "Validation of arguments failed"):
+        assert word not in output, output[-3000:]
     lines = [line for line in output.splitlines() if text[:25] in line]
-    assert lines and min(len(line) for line in lines) < 700, lines[:2]
+    assert lines, output[-3000:]
+    problems = [one_problem(p) for line in lines for p in line.split("; ") if text[:25] in p]
+    assert min(len(p) for p in problems) <= 300, problems[:2]
     # no restart record was left behind to restart a host later
     for host in SERVERS:
         assert not (run_dir(fleet, host) / ".smtls-restart-pending").exists(), host
