@@ -77,6 +77,12 @@ FAIL_ACTIONS = ("ansible.builtin.fail", "fail")
 # Messages that consist of nothing but a message made elsewhere: (file pattern, the source of
 # the message expression) -> why no entry of their own is needed.
 OPAQUE = {
+    ("roles/sm_server/tasks/apply.yml", None):
+        "the liveness check's problems (smtls_liveness_problems), one per port; catalogued where "
+        "smtls_liveness.port_problem and liveness_problems build them",
+    ("roles/sm_webtier/tasks/apply.yml", None):
+        "the liveness check's problems of the browser-side connector (smtls_liveness_problems); "
+        "catalogued where smtls_liveness.port_problem and liveness_problems build them",
     ("roles/sm_webtier/tasks/info.yml", None):
         "the client keystore's read error, which sm_webtier_info returns instead of failing (so the "
         "checks before it can name a wrong path first); catalogued where the keystore engine raises it",

@@ -45,6 +45,8 @@ _module_utils("smtls_keystore")
 _keystore_state = _module_utils("smtls_keystore_state")
 _jre = _module_utils("smtls_jre")
 _inputs = _module_utils("smtls_inputs")
+_module_utils("smtls_probe")
+_liveness = _module_utils("smtls_liveness")
 
 # sm_certificate's options and their defaults, which smtls_certificate_plan fills in
 _CERTIFICATE_DEFAULTS = dict(
@@ -677,6 +679,20 @@ def smtls_fleet_problems(hosts, hostvars, groups, ca_certificate="", valid_days=
                                   renew_days, signs=ca_source == "internal")
 
 
+def smtls_liveness_problems(observations, name, keystore_read=None, keystore="", ports=None):
+    """What is wrong with host name's ports in this run's liveness observations (anyone's), one
+    line each: not answering, or serving a certificate other than the key entry of keystore_read
+    (the installation read's; none read - any answer counts). ports: those meant to be probed."""
+    return _liveness.liveness_problems(observations, name, _liveness.expected_fingerprints(keystore_read),
+                              keystore, [int(p) for p in ports] if ports else None)
+
+
+def smtls_liveness_ports(servlets, ssl, http_port, https_port):
+    """The ports the liveness check looks at on a server: every servlet sm.cfg lists (as the
+    restart probes do), else the inventory's."""
+    return _liveness.servlet_ports(servlets, not ssl, https_port if ssl else http_port)
+
+
 class FilterModule(object):
     def filters(self):
         return {"smtls_in_dir": smtls_in_dir, "smtls_truststores_in": smtls_truststores_in,
@@ -703,5 +719,7 @@ class FilterModule(object):
                 "smtls_leftover_notes": smtls_leftover_notes,
                 "smtls_derived_secret": smtls_derived_secret,
                 "smtls_servlet_probes": smtls_servlet_probes, "smtls_servlet_problem": smtls_servlet_problem,
+                "smtls_liveness_problems": smtls_liveness_problems,
+                "smtls_liveness_ports": smtls_liveness_ports,
                 "smtls_input_names": smtls_input_names, "smtls_input_check": smtls_input_check,
                 "smtls_fleet_problems": smtls_fleet_problems}

@@ -173,3 +173,89 @@ def _request(channel, path, server_name, result):
     result["http_status"] = int(parts[1])
     result["body"] = response.split(b"\r\n\r\n", 1)[-1][:2048].decode("utf-8", "replace")
 
+
+
+def served(host, port, server_name=None, timeout=10.0):
+    """The certificate a TLS port serves, whoever asks: nothing verified and no client certificate
+    offered, so a server that insists on a client certificate still shows its own (TLS 1.3: the
+    handshake completes before the server judges the client; TLS 1.2: read off the Certificate
+    message, sent in the clear before the server refuses). For the liveness check, which compares
+    it with the keystore's, not for trust (probe() is the proof with a client's material).
+
+    Returns a dict: port, answered, reason, reason_text, message, sha256, subject, not_after,
+    protocol."""
+    result = {"port": port, "answered": False, "reason": "ok", "message": None, "sha256": None,
+              "subject": None, "not_after": None, "protocol": None}
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    received = bytearray()
+    der, failure = None, None
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+            tls = context.wrap_bio(incoming, outgoing, server_hostname=server_name or host)
+            try:
+                while True:
+                    try:
+                        tls.do_handshake()
+                        break
+                    except ssl.SSLWantReadError:
+                        _send(raw, outgoing)
+                        data = raw.recv(65536)
+                        if not data:
+                            raise ConnectionAbortedError("the server closed the connection in the handshake")
+                        received += data
+                        incoming.write(data)
+                _send(raw, outgoing)
+                der = tls.getpeercert(binary_form=True)
+                result["protocol"] = tls.version()
+            except (ssl.SSLError, OSError) as exc:
+                failure = exc
+                der = _tls12_certificate(bytes(received))
+                if der:
+                    result["protocol"] = "TLSv1.2"
+    except Exception as exc:  # every failure is classified and reported
+        failure = exc
+    if der:
+        cert = x509.load_der_x509_certificate(der)
+        result.update(answered=True, sha256=pki.sha256_hex(cert), subject=cert.subject.rfc4514_string(),
+                      not_after=pki.not_after(cert).isoformat())
+    else:
+        reason = _classify(failure) if failure is not None else "error"
+        # nothing came back at all: no client certificate was refused, the port just closed
+        result.update(reason="connection_closed" if reason == "certificate_refused" else reason,
+                      message="%s: %s" % (type(failure).__name__, failure) if failure else "no certificate")
+    result["reason_text"] = REASONS[result["reason"]]
+    return result
+
+
+def _send(raw, outgoing):
+    data = outgoing.read()
+    if data:
+        raw.sendall(data)
+
+
+def _tls12_certificate(data):
+    """The server's certificate (DER) from the handshake records of a TLS 1.2 (or older) server,
+    or None: the records before ChangeCipherSpec are in the clear (TLS 1.3 encrypts it)."""
+    handshake, offset = bytearray(), 0
+    while offset + 5 <= len(data):
+        kind, length = data[offset], int.from_bytes(data[offset + 3:offset + 5], "big")
+        body = data[offset + 5:offset + 5 + length]
+        offset += 5 + length
+        if kind == 22:
+            handshake += body
+        elif kind != 21:  # change_cipher_spec or application data: encrypted from here
+            break
+    offset = 0
+    while offset + 4 <= len(handshake):
+        kind, length = handshake[offset], int.from_bytes(handshake[offset + 1:offset + 4], "big")
+        body = handshake[offset + 4:offset + 4 + length]
+        if len(body) < length:
+            return None
+        if kind == 11 and len(body) >= 6:  # Certificate: list length, then the first's length
+            first = int.from_bytes(body[3:6], "big")
+            return bytes(body[6:6 + first]) or None
+        offset += 4 + length
+    return None

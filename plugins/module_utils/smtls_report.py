@@ -24,6 +24,7 @@ import hashlib
 import json
 from html import escape
 
+from ansible.module_utils import smtls_liveness as live
 from ansible.module_utils import smtls_modes as modes
 from ansible.module_utils import smtls_x509 as pki
 
@@ -42,6 +43,11 @@ FINDINGS = {
     "expired": ("critical", "the host's certificate, or our CA in a truststore, has expired"),
     "not_read": ("critical", "the host was in the run but could not be read (unreachable or "
                              "failed)"),
+    "not_serving": ("critical", "an SSL servlet of the server, or the web tier's HTTPS connector smtls "
+                                "probes, does not answer (down, or SSL off there)"),
+    "wrong_certificate": ("critical", "a port serves a certificate other than the one in its keystore "
+                                      "(not restarted since the keystore changed, or something else "
+                                      "listens there)"),
     "expiring": ("warning", "a certificate expires within smtls_renew_days"),
     "default_password": ("warning", "a store smtls manages opens with a well-known password "
                                     "(the JDK's default, the vendor's example passwords)"),
@@ -330,6 +336,23 @@ def _host_from_record(record, clients, at):
     return host
 
 
+def _liveness_findings(host, observations):
+    """The liveness of host's ports as others (or it) saw them: each compared with the key entry
+    of the keystore that port serves - a server's keystore, a connector's keystore."""
+    findings = []
+    for seen in observations:
+        if seen.get("kind") == "connector":
+            stores = [s for s in host["stores"] if s.get("browser_connector") == seen.get("port")]
+        else:
+            stores = [s for s in host["stores"] if s.get("purpose") == "identity"]
+        expected = [x for store in stores for x in live.expected_fingerprints(store)]
+        line = live.port_problem(seen, expected, " / ".join(s.get("path") or "" for s in stores))
+        if line:
+            findings.append(_finding("not_serving" if not seen.get("answered") else "wrong_certificate",
+                                     line))
+    return findings
+
+
 def _placeholder(name, kind, code, mode=None):
     messages = {"not_read": "%s was in this run but could not be read: see the play output "
                             "(unreachable, or a task failed)" % name,
@@ -356,13 +379,14 @@ def _finish(host):
     return host
 
 
-def build(records, expected=None, run_hosts=None, at=None, title="smtls fleet report"):
+def build(records, expected=None, run_hosts=None, at=None, title="smtls fleet report", liveness=None):
     """The report dict.
 
     records: sm_tls_inventory results (or controller-made records), each with `context`
       {name, kind, mode, renew_days, allowlist_clients, allowlist_extra, client_alias}.
     expected: {kind: [host names]} - the inventory's groups; a host without a record is
       shown as not read (in the run) or not in the run (not in run_hosts).
+    liveness: what hosts saw of each other's ports (sm_tls_inventory's liveness), by host name.
     """
     at = at or pki.now()
     records = [r for r in records or [] if isinstance(r, dict) and (r.get("context") or {}).get("name")]
@@ -371,6 +395,9 @@ def build(records, expected=None, run_hosts=None, at=None, title="smtls fleet re
     for record in records:
         host = _host_from_record(record, clients, at)
         hosts[(host["name"], host["kind"])] = host
+    for host in hosts.values():
+        host["findings"].extend(_liveness_findings(host, [o for o in liveness or []
+                                                          if o.get("name") == host["name"]]))
     for kind, names in sorted((expected or {}).items()):
         for name in names or []:
             if (name, kind) in hosts:

@@ -56,6 +56,15 @@ options:
     description: The hosts of this run; an expected host not among them was left out (C(--limit)).
     type: list
     elements: str
+  liveness:
+    description:
+      - What the hosts saw of each other's SSL ports (the C(liveness) results of M(sm_tls_inventory)
+        and M(sm_tls_liveness)), each named by the host whose port it is. A port that does not
+        answer, or serves a certificate other than the key entry of that host's keystore (a
+        server's, or the connector's), is a critical finding (C(not_serving), C(wrong_certificate)).
+    type: list
+    elements: dict
+    default: []
   title:
     description: Title of the report.
     type: str
@@ -154,6 +163,7 @@ ARGUMENT_SPEC = dict(
     expected=dict(type="dict", default={}),
     run_hosts=dict(type="list", elements="str"),
     title=dict(type="str", default="smtls fleet report"),
+    liveness=dict(type="list", elements="dict", default=[]),
     metrics_file=dict(type="path"),
     fail_on=dict(type="str", choices=["never", "critical", "warning"], default="never"),
 )
@@ -172,7 +182,8 @@ def main():
     json_file = os.path.join(p["dest"], JSON_NAME)
     html_file = os.path.join(p["dest"], HTML_NAME)
     try:
-        report = report_engine.build(p["records"], p["expected"], p["run_hosts"], title=p["title"])
+        report = report_engine.build(p["records"], p["expected"], p["run_hosts"], title=p["title"],
+                                     liveness=p["liveness"])
         old_json = read_optional(json_file, "fleet report") if os.path.isdir(p["dest"]) else None
         old_html = read_optional(html_file, "fleet report") if os.path.isdir(p["dest"]) else None
         metrics_file = os.path.abspath(p["metrics_file"]) if p["metrics_file"] else None

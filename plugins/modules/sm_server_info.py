@@ -27,6 +27,7 @@ version_added: "1.1.0"
 author: smtls contributors
 extends_documentation_fragment:
   - smtls_truststore_plan
+  - smtls_liveness
 options:
   jre_dir:
     description:
@@ -206,6 +207,13 @@ truststore_plan:
       truststores with their actions), or C(error) - the message it would fail with.
   returned: when I(truststore_plan) is given
   type: dict
+liveness:
+  description:
+    - What each port of I(liveness) serves, one observation per port (see M(sm_tls_liveness)); a
+      target without ports is probed on every servlet of the I(sm_cfg) read here.
+  returned: always
+  type: list
+  elements: dict
 restart_pending:
   description:
     - With I(restart_record) - whether the record holds anything (a restart left due by an
@@ -237,6 +245,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_jre as jre
+from ansible.module_utils import smtls_liveness as liveness
 from ansible.module_utils import smtls_smcfg as smcfg
 from ansible.module_utils import smtls_smini as smini
 from ansible.module_utils import smtls_truststore as trust
@@ -253,6 +262,7 @@ ARGUMENT_SPEC = dict(
     restart_record=dict(type="path"),
     ini_plan=dict(type="dict", options=dict(smini.FILE_OPTIONS, ssl_protocols=dict(type="raw"))),
     truststore_plan=dict(type="dict", options=trust.PLAN_OPTIONS),
+    liveness=dict(type="list", elements="dict", default=[], options=liveness.TARGET_OPTIONS),
 )
 
 
@@ -300,6 +310,8 @@ def main():
         result["ini_plan"] = ini_plan(module.params["ini_plan"], result["jre"])
     if module.params["truststore_plan"]:
         result["truststore_plan"] = trust.planned(module, module.params["truststore_plan"])
+    # the run's liveness check where the server probes itself (sm_server_probe_from), in this call
+    result["liveness"] = liveness.observe(module.params["liveness"], servlets=servlets)
     module.exit_json(**result)
 
 

@@ -23,6 +23,8 @@ description:
   - A store that cannot be opened or read is reported as such; it does not fail the call.
 version_added: "1.0.0"
 author: smtls contributors
+extends_documentation_fragment:
+  - smtls_liveness
 options:
   stores:
     description: The host's stores.
@@ -193,6 +195,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+liveness:
+  description:
+    - What each port of I(liveness) serves, one observation per port (see M(sm_tls_liveness)); the
+      fleet report compares it with the keystore read here (finding C(not_serving) or C(wrong_certificate)).
+  returned: always
+  type: list
+  elements: dict
 stores:
   description: One result per store, in the order given.
   returned: always
@@ -294,6 +303,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_liveness as liveness
 from ansible.module_utils import smtls_webtier as webtier
 from ansible.module_utils import smtls_x509 as pki
 from ansible.module_utils import smtls_smcfg as smcfg
@@ -330,6 +340,7 @@ ARGUMENT_SPEC = dict(
     catalina_base=dict(type="path"),
     probe_record=dict(type="path"),
     context=dict(type="dict", default={}),
+    liveness=dict(type="list", elements="dict", default=[], options=liveness.TARGET_OPTIONS),
 )
 
 
@@ -436,6 +447,11 @@ def main():
             except ValueError as exc:
                 probe["error"] = "%s: %s" % (p["probe_record"], exc)
         result["probe"] = probe
+    # the report's liveness check, from this host (sm_server_probe_from): ports left open are
+    # those of the sm.cfg or server.xml read above
+    result["liveness"] = liveness.observe(
+        p["liveness"], servlets=result.get("sm_cfg", {}).get("servlets") if p["sm_cfg"] else None,
+        connectors=result.get("tomcat", {}).get("connectors") if p["tomcat_server_xml"] else None)
     module.exit_json(**result)
 
 

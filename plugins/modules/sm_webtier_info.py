@@ -26,6 +26,8 @@ description:
   - Also proves the host answers, so the preflight needs no separate check for a web tier.
 version_added: "1.2.0"
 author: smtls contributors
+extends_documentation_fragment:
+  - smtls_liveness
 options:
   webapp_dir:
     description: The exploded SM web tier webapp (its C(WEB-INF/web.xml) must exist).
@@ -93,6 +95,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+liveness:
+  description:
+    - What each port of I(liveness) serves, one observation per port (see M(sm_tls_liveness)); a
+      target without ports is probed on the first HTTPS connector with a keystore found here.
+  returned: always
+  type: list
+  elements: dict
 webapp_found:
   description: Whether C(WEB-INF/web.xml) exists under I(webapp_dir).
   returned: always
@@ -158,6 +167,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_jre as jre
 from ansible.module_utils import smtls_keystore as ks
+from ansible.module_utils import smtls_liveness as liveness
 from ansible.module_utils import smtls_webtier as web
 from ansible.module_utils import smtls_x509 as pki
 from ansible.module_utils.smtls_files import FileProblem, read_optional, restart_record_pending
@@ -170,6 +180,7 @@ ARGUMENT_SPEC = dict(
     keystore_password=dict(type="str", no_log=True),
     client_keystore=dict(type="dict", options=inv.store_read_options()),
     restart_record=dict(type="path"),
+    liveness=dict(type="list", elements="dict", default=[], options=liveness.TARGET_OPTIONS),
 )
 
 
@@ -227,6 +238,9 @@ def main():
         result["client_keystore"] = inv.keystore_read(p["client_keystore"], return_pem=True)
     if module.params["restart_record"]:
         result["restart_pending"] = restart_record_pending(module.params["restart_record"])
+    # the run's liveness check: the servers this web tier probes (sm_server_probe_from), and its
+    # browser-side connector, in the read it makes anyway
+    result["liveness"] = liveness.observe(p["liveness"], connectors=found)
     # The connectors' passwords are returned on purpose (the task that registers them is no_log).
     # Ansible masks every value of a no_log option wherever it appears in the result, so a client
     # keystore password or a wanted connector password equal to one (Tomcat's changeit, or the

@@ -132,3 +132,77 @@ def test_every_port_of_a_server_in_one_call_and_a_failing_one_named(standin):
     assert [p["ok"] for p in failed["probes"]] == [True, False]
     assert failed["reason"] == "nothing_listening"
     assert failed["msg"].startswith("TLS probe of 127.0.0.1:%d failed: " % closed)
+
+
+# --- liveness: what a port serves, whoever asks (sm_tls_liveness and the reads that take it) ---
+
+import socketserver  # noqa: E402
+import ssl  # noqa: E402
+import threading  # noqa: E402
+
+import sm_tls_liveness  # noqa: E402
+from ansible.module_utils import smtls_liveness as liveness  # noqa: E402
+from ansible.module_utils import smtls_probe as tls  # noqa: E402
+
+
+def test_liveness_sees_the_served_certificate_of_a_server_that_demands_a_client_one(standin):
+    # ssl_reqClientAuth:2 - no client certificate offered, and still the server's own is seen
+    result = module_result(sm_tls_liveness, dict(liveness=[dict(
+        name="sm1", host="127.0.0.1", ports=[standin["https"]], probed_from="web1")]))
+    [seen] = result["liveness"]
+    assert seen["answered"] and seen["sha256"] == pki.sha256_hex(standin["cert"]), seen
+    assert seen["name"] == "sm1" and seen["port"] == standin["https"] and not result["changed"]
+    assert liveness.port_problem(seen, [pki.sha256_hex(standin["cert"])]) == ""
+    wrong = liveness.port_problem(seen, ["00" * 32], "/RUN/server.keystore")
+    assert wrong.startswith("sm1 port %d (probed at 127.0.0.1 from web1) serves a certificate that is "
+                            "not the one in its keystore /RUN/server.keystore" % standin["https"])
+    assert "found CN=localhost" in wrong and "Fix: restart it" in wrong
+
+
+def test_liveness_of_a_stopped_port_and_of_plain_http(standin):
+    closed = free_port()
+    result = module_result(sm_tls_liveness, dict(timeout=2, liveness=[
+        dict(name="sm1", host="127.0.0.1", ports=[standin["https"], closed]),
+        dict(name="sm1", host="127.0.0.1", ports=[standin["http"]], plain_http=True)]))
+    up, down, plain = result["liveness"]
+    assert up["answered"] and not down["answered"] and down["reason"] == "nothing_listening"
+    assert plain["answered"] and plain["plain_http"] and plain.get("sha256") is None
+    line = liveness.port_problem(down, [up["sha256"]])
+    assert line.startswith("sm1 port %d (probed at 127.0.0.1) does not answer: nothing listens" % closed)
+    assert "Fix: start the SM server" in line and len(line) < 400 and "\n" not in line
+    # plain HTTP in mode none: answering is all there is to check
+    assert liveness.port_problem(plain, [up["sha256"]]) == ""
+
+
+@pytest.fixture
+def tls12_server(tmp_path, ca):
+    """A TLS 1.2 server that refuses any client without a certificate (as SM on a Java 8 JRE
+    with ssl_reqClientAuth:2): its certificate only shows in the clear handshake records."""
+    key, cert = ca.issue("sm2", ["sm2"])
+    (tmp_path / "key.pem").write_text(pki.key_pem(key))
+    (tmp_path / "cert.pem").write_text(pki.cert_pem(cert))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(cadata=ca.pem)
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            try:
+                with context.wrap_socket(self.request, server_side=True) as conn:
+                    conn.recv(1)
+            except (ssl.SSLError, OSError):
+                pass
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], cert
+    server.shutdown()
+    server.server_close()
+
+
+def test_liveness_reads_a_tls12_certificate_before_the_refusal(tls12_server):
+    port, cert = tls12_server
+    seen = tls.served("127.0.0.1", port, "sm2", timeout=5)
+    assert seen["answered"] and seen["sha256"] == pki.sha256_hex(cert) and seen["protocol"] == "TLSv1.2", seen

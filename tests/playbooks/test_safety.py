@@ -556,3 +556,49 @@ def test_probe_loop_through_a_mode_change_and_a_ca_rotation(fleet):
     settled = run(fleet, "site.yml", "-e", "smtls_ssl_mode=trusted_clients",
                   "-e", "smtls_ca_dir=%s/controller/ca-next" % fleet)
     assert changed(settled.stdout) == 0
+
+
+def test_a_server_left_down_fails_every_run_and_the_report_until_it_is_back(fleet, tmp_path):
+    """Liveness in every run: a server stopped by hand (as a failed restart, rolled back, can
+    leave it) fails the rerun that changes nothing, naming host, port and fix, and is a critical
+    finding of the report; once it runs again the rerun passes, at 1 module run per server and 2
+    per web tier."""
+    from demofleet import host_files
+    host, ctl = "sm2.demo.invalid", str(ROOT / "tests/standin/standin-ctl")
+    classes = Path(fleet) / "controller/standin-classes"
+    assert changed(run(fleet, "site.yml").stdout) == 0, "the fleet is not converged to begin with"
+    subprocess.run(["bash", ctl, "stop", str(run_dir(fleet, host)), "-"], check=True)
+    try:
+        before = host_files(fleet)
+        proc = run(fleet, "site.yml", expect_rc=None)
+        assert proc.returncode != 0, proc.stdout[-3000:]
+        assert changed(proc.stdout) == 0
+        assert host_files(fleet) == before, "the run over a down server wrote a file"
+        lines = [line for line in proc.stdout.splitlines() if "does not answer" in line]
+        assert lines, proc.stdout[-3000:]
+        for port in (HTTPS_BASE + 1, HTTPS_BASE + 1001):  # both servlets sm.cfg lists
+            assert any("%s port %d" % (host, port) in line and "Fix: start the SM server" in line
+                       and "nothing listens on that port" in line for line in lines), (port, lines)
+        assert recap(proc.stdout)[host]["failed"] == 1
+        # the report says the same, as a critical finding of that host
+        report = run(fleet, "report.yml", "-e", "smtls_report_fail_on=critical", expect_rc=None)
+        assert report.returncode != 0
+        data = json.loads((Path(fleet) / "report/smtls-report.json").read_text())
+        findings = {h["name"]: h["findings"] for h in data["hosts"]}
+        down = [f for f in findings[host] if f["code"] == "not_serving"]
+        assert len(down) == 2 and all(f["severity"] == "critical" and "Fix: start the SM server"
+                                      in f["message"] for f in down), findings[host]
+        assert not [f for f in findings["sm1.demo.invalid"]
+                    if f["code"] in ("not_serving", "wrong_certificate")]
+    finally:
+        subprocess.run(["bash", ctl, "start", str(run_dir(fleet, host)), str(classes)], check=True)
+    counts = tmp_path / "runs.json"
+    proc = subprocess.run(command(fleet, "site.yml"), capture_output=True, text=True, cwd=ROOT,
+                          env=dict(env(), ANSIBLE_CALLBACKS_ENABLED="smtls_module_runs",
+                                   SMTLS_MODULE_RUNS_FILE=str(counts)))
+    assert proc.returncode == 0 and changed(proc.stdout) == 0, proc.stdout[-3000:]
+    runs = json.loads(counts.read_text())
+    assert {h: runs.get(h) for h in SERVERS + WEBTIERS} == dict(
+        [(h, 1) for h in SERVERS] + [(h, 2) for h in WEBTIERS]), runs
+    report = run(fleet, "report.yml", "-e", "smtls_report_fail_on=critical")
+    assert "0 critical" in report.stdout
