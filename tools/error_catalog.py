@@ -108,6 +108,9 @@ OPAQUE = {
     ("plugins/action/smtls_run_lock.py", "str(exc)"):
         "the fleet lock's refusal or problem (LockHeld, LockProblem) passed on as the task's "
         "failure; catalogued where smtls_lock.py raises it",
+    ("plugins/module_utils/smtls_lock.py", "str(exc)"):
+        "guard_module: the host lock's refusal (LockHeld, LockProblem) passed on as the writing "
+        "module's failure; catalogued where guard_host raises it",
     ("plugins/module_utils/smtls_inventory.py", "when"):
         "read_probe_record: an internal TypeError, caught two lines below and replaced by "
         "'not a smtls probe record ...'",

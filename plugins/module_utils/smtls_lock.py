@@ -210,9 +210,118 @@ def stale_warning(path, previous):
             "finishes it" % (path, describe(previous)))
 
 
+# The host lock (docs/rollout.md "One run at a time"): a file on each SM server and web tier,
+# beside its restart record, naming the run that planned the host last. The preflight's read of
+# the host (sm_server_info, sm_webtier_info: no module run of its own) claims it for this run,
+# and every writing module refuses to write unless it still names this run - so once a run has
+# planned a host, no other run's write lands on it, and a plan is never written over by a run that
+# planned before it. A claim is never refused and needs no release: a later plan simply takes
+# the host (the run whose claim it ends fails at its next write there, naming the new holder).
+HOST_LOCK_NAME = ".smtls-run-lock"
+HOST_LOCK_OPTION = dict(run_lock=dict(type="dict", options=dict(
+    path=dict(type="path", required=True),
+    run_id=dict(type="str", required=True),
+    # with a claim: who the run is (smtls_run), written into the lock
+    holder=dict(type="dict"))))
+
+# the descriptors whose shared flock a writing module holds until its process ends
+_HELD = []
+
+
 def _parse(data):
     try:
         holder = json.loads(data.decode("utf-8"))
         return holder if holder.get("format") == FORMAT else None
     except (ValueError, AttributeError, UnicodeDecodeError):
         return None
+
+
+def claim_host(path, holder):
+    """Name holder's run in the host lock. Under an exclusive flock of the file, so a claim waits
+    for a writing module of another run to finish (it holds a shared one). Returns the holder the
+    claim replaced (another run's), or None. A host whose directory is missing is not claimed:
+    the preflight names that directory, and nothing can be written there anyway."""
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        return None
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        previous = _parse(os.read(fd, 65536))
+        if previous is not None and previous.get("run_id") == holder["run_id"]:
+            return None
+        data = (json.dumps(dict(holder, format=FORMAT), indent=1, sort_keys=True) + "\n").encode("utf-8")
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.ftruncate(fd, 0)
+        os.write(fd, data)
+        os.fsync(fd)
+        return previous
+    finally:
+        os.close(fd)
+
+
+def guard_host(path, run_id):
+    """For a writing module: hold a shared flock of the host lock until this process ends, and
+    raise LockHeld unless the lock names run_id - another run planned the host since."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise LockProblem("host lock %s cannot be read: %s. Fix its permissions and run again"
+                              % (path, exc.strerror))
+        raise LockHeld("host lock %s is missing, so this run's plan of the host was not kept "
+                       "(removed since the preflight). Nothing has been written here. Fix: run "
+                       "again" % path, None)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    holder = _parse(os.read(fd, 65536)) or {}
+    if holder.get("run_id") != run_id:
+        os.close(fd)
+        raise LockHeld("another smtls run planned this host after this one and holds its lock "
+                       "%s: %s. Nothing more is written here by this run (%s). Fix: let that run "
+                       "finish, then run again if it was not meant to"
+                       % (path, describe(holder), run_id), holder)
+    _HELD.append(fd)
+
+
+def release_held():
+    """Let go of the shared locks guard_host holds (a module's process ends instead; tests that
+    run modules in one process call this)."""
+    while _HELD:
+        os.close(_HELD.pop())
+
+
+def guard_module(module):
+    """A writing module's first step: refuse when the host lock names another run (see
+    guard_host). Without run_lock, or in check mode (nothing is written), no check."""
+    lock = module.params.get("run_lock") or {}
+    if module.check_mode or not lock.get("path"):
+        return
+    try:
+        guard_host(lock["path"], lock["run_id"])
+    except (LockHeld, LockProblem) as exc:
+        module.fail_json(msg=str(exc))
+
+
+def claim_module(module, result):
+    """An installation read's claim (sm_server_info, sm_webtier_info): the host lock names this
+    run from now on; result gets run_lock (path, run_id: what the writing modules are given) and
+    run_lock_previous (the holder whose claim this one ended, when another run's). Not in check
+    mode: a check run writes nothing, and its writers check nothing."""
+    lock = module.params.get("run_lock") or {}
+    if module.check_mode or not lock.get("path"):
+        return
+    holder = dict(lock.get("holder") or {}, run_id=lock["run_id"])
+    try:
+        previous = claim_host(lock["path"], holder)
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="host lock %s cannot be written: %s. Fix: become root (become: true), "
+                             "or fix the permissions of its directory" % (lock["path"], exc.strerror))
+    result["run_lock"] = dict(path=lock["path"], run_id=lock["run_id"])
+    if previous is not None:
+        result["run_lock_previous"] = previous
+        if (previous.get("controller"), previous.get("path")) != (holder.get("controller"),
+                                                                  holder.get("path")):
+            # from this controller and fleet lock the previous run is over (this run holds the
+            # fleet lock); from elsewhere it may still be going
+            module.warn("%s was planned by %s from another controller or fleet lock; if that run "
+                        "is still going, its writes here are refused from now on"
+                        % (lock["path"], describe(previous)))

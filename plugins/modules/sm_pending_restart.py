@@ -30,6 +30,8 @@ description:
     record before clearing it - keeping the newest I(backup_keep) of each. Bookkeeping too.
 version_added: "1.0.0"
 author: smtls contributors
+extends_documentation_fragment:
+  - smtls_run_lock
 options:
   path:
     description: The record file.
@@ -129,6 +131,7 @@ restored:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_lock
 from ansible.module_utils import smtls_restart as restart
 from ansible.module_utils.smtls_files import FileProblem
 
@@ -142,10 +145,14 @@ ARGUMENT_SPEC = dict(
     backup_keep=dict(type="int"),
     state=dict(type="str", choices=["present", "absent", "rollback"], default="present"),
 )
+# the host lock of the run (smtls_lock: a claim by the installation reads, checked by writers)
+ARGUMENT_SPEC.update(smtls_lock.HOST_LOCK_OPTION)
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    # refused before anything is read or written when another run planned this host since
+    smtls_lock.guard_module(module)
     p = module.params
     for option in ("probe_record", "backup_keep"):
         if p[option] not in (None, "") and p["state"] != "absent":

@@ -364,6 +364,10 @@ def test_a_second_rollout_while_one_runs_is_refused_at_once(fleet):
     assert elapsed < 60, "refused after %.0f s, not at once" % elapsed
     assert tree_digest(fleet) == before, "a file changed"  # the host locks aside
     assert not _fleet_lock(fleet).exists(), "the first run did not release its lock"
+    # every host was claimed by the first run (its installation read), none by the refused one
+    claims = [run_dir(fleet, host) / ".smtls-run-lock" for host in SERVERS] + [
+        Path(fleet) / host / "ServiceManager9.61/webtier-customize/.smtls-run-lock" for host in WEBTIERS]
+    assert [json.loads(path.read_text())["run_id"] for path in claims] == [holder["run_id"]] * 4
 
 
 def test_a_lock_left_by_a_killed_run_is_taken_over_with_a_warning(fleet):

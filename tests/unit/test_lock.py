@@ -138,3 +138,60 @@ def test_two_processes_racing_one_takes_it(tmp_path, stale):
     assert all(taken[0] in message for message in refused)
     assert json.loads(open(path).read())["run_id"] == taken[0]
 
+
+# The host lock: claimed by the installation read, checked by every writing module.
+
+@pytest.fixture
+def host_lock(tmp_path):
+    yield str(tmp_path / ".smtls-run-lock")
+    lock.release_held()
+
+
+def test_a_claim_names_the_run_and_a_later_claim_takes_the_host(host_lock):
+    first, second = _holder(), _holder()
+    assert lock.claim_host(host_lock, first) is None
+    lock.guard_host(host_lock, first["run_id"])
+    lock.release_held()
+    assert lock.claim_host(host_lock, first) is None  # the same run again: nothing to replace
+    previous = lock.claim_host(host_lock, second)
+    assert previous["run_id"] == first["run_id"]
+    with pytest.raises(lock.LockHeld) as refused:
+        lock.guard_host(host_lock, first["run_id"])
+    message = str(refused.value)
+    for part in (second["run_id"], second["user"], second["controller"], host_lock,
+                 "Nothing more is written here by this run (%s)" % first["run_id"]):
+        assert part in message, part
+    lock.guard_host(host_lock, second["run_id"])
+
+
+def test_a_missing_host_lock_refuses_a_write_and_a_missing_directory_is_not_claimed(tmp_path):
+    with pytest.raises(lock.LockHeld, match="is missing"):
+        lock.guard_host(str(tmp_path / ".smtls-run-lock"), "abc")
+    assert lock.claim_host(str(tmp_path / "gone" / ".smtls-run-lock"), _holder()) is None
+    assert not (tmp_path / "gone").exists()
+
+
+def _write_for_a_while(path, run_id, holding, seconds):
+    lock.guard_host(path, run_id)
+    holding.set()
+    import time
+    time.sleep(seconds)
+
+
+def test_a_claim_waits_for_a_write_in_progress(host_lock):
+    """A writing module holds a shared lock until it ends: a claim by another run waits for it,
+    so no write of the run it ends lands after the claim."""
+    import time
+    first = _holder()
+    lock.claim_host(host_lock, first)
+    context = multiprocessing.get_context("fork")
+    holding = context.Event()
+    writer = context.Process(target=_write_for_a_while, args=(host_lock, first["run_id"], holding, 1.5))
+    writer.start()
+    try:
+        assert holding.wait(10)
+        started = time.time()
+        lock.claim_host(host_lock, _holder())
+        assert time.time() - started > 1.0, "the claim did not wait for the write"
+    finally:
+        writer.join(10)
