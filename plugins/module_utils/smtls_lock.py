@@ -7,10 +7,10 @@ preflight's first host read and released at the end (docs/rollout.md "One run at
 The lock is a small JSON file naming its holder (run id, user, controller host, pid and its
 start time, playbook, since when). Taking and releasing it happen under an exclusive flock of a
 guard file beside it, so two runs started at once cannot both see it free (no check-then-create
-race); the lock file itself is created with O_CREAT|O_EXCL, and a stale one is replaced by a
-rename. A holder is stale when it ran on this controller host and its process is gone (or the
-pid now belongs to another process: its start time differs). A holder on another controller
-host cannot be judged from here, so it counts as live.
+race); the lock file itself is created with O_CREAT|O_EXCL, and a stale one is removed and
+created afresh under the same guard. A holder is stale when it ran on this controller host and
+its process is gone (or the pid now belongs to another process: its start time differs). A
+holder on another controller host cannot be judged from here, so it counts as live.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -162,26 +162,35 @@ def _write_new(path, holder):
         os.fsync(handle.fileno())
 
 
+def _refuse(path, current):
+    raise LockHeld("another smtls run holds the fleet lock %s: %s. Nothing has been written. Fix: "
+                   "wait for it to end; if it is over (its controller is another host), remove %s"
+                   % (path, describe(current), path), current)
+
+
 def take(path, holder, check_mode=False):
     """Take the lock for holder. Returns (taken, previous): previous is the stale holder taken
     over (or, in check mode, the one that would be), else None. A live holder raises LockHeld,
     naming it. In check mode nothing is written, a stale lock is left as it is, and a live one
     is still refused: a plan made while another run writes is wrong."""
+    if check_mode:
+        # a read only: not even the guard file is created (a check run writes nothing)
+        current = read(path)
+        if current is None or current.get("run_id") == holder["run_id"]:
+            return False, None
+        if not current.get("broken") and not is_stale(current):
+            _refuse(path, current)
+        return False, current
     with _Guard(path):
         current = read(path)
         if current is not None and current.get("run_id") == holder["run_id"]:
             return True, None  # ours already (a rotation's phases take it once)
         if current is not None and not current.get("broken") and not is_stale(current):
-            raise LockHeld("another smtls run holds the fleet lock %s: %s. Nothing has been "
-                           "written. Fix: wait for it to end; if it is over (its controller is "
-                           "another host), remove %s" % (path, describe(current), path), current)
-        if check_mode:
-            return False, current
+            _refuse(path, current)
         if current is not None:
-            # stale: moved aside under the guard, then created afresh as if there were none
-            aside = "%s.stale.%d" % (path, os.getpid())
-            os.rename(path, aside)
-            os.unlink(aside)
+            # stale: removed under the guard (no other run can look meanwhile), then created
+            # afresh as if there were none
+            os.unlink(path)
         try:
             _write_new(path, holder)
         except OSError as exc:

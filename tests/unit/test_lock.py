@@ -65,8 +65,9 @@ def test_a_stale_lock_is_taken_over_with_a_warning(tmp_path):
     with open(path, "w") as handle:
         json.dump(dead, handle)
     assert lock.is_stale(dead)
-    # check mode: nothing taken over, nothing removed
+    # check mode: nothing taken over, nothing removed, not even the guard file created
     taken, previous = lock.take(path, _holder(), check_mode=True)
+    assert not os.path.exists(path + ".guard")
     assert not taken and previous["run_id"] == dead["run_id"]
     assert json.loads(open(path).read())["run_id"] == dead["run_id"]
     ours = _holder()
