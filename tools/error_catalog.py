@@ -111,6 +111,12 @@ OPAQUE = {
     ("plugins/module_utils/smtls_x509.py", "'%s: %s' % (what, exc)"):
         "parse_pem_key: the PEM library's own refusal (unsupported key type, encryption), "
         "prefixed with the file it came from",
+    ("plugins/action/smtls_run_lock.py", "str(exc)"):
+        "the fleet lock's refusal or problem (LockHeld, LockProblem) passed on as the task's "
+        "failure; catalogued where smtls_lock.py raises it",
+    ("plugins/module_utils/smtls_lock.py", "str(exc)"):
+        "guard_module: the host lock's refusal (LockHeld, LockProblem) passed on as the writing "
+        "module's failure; catalogued where guard_host raises it",
     ("plugins/module_utils/smtls_inventory.py", "when"):
         "read_probe_record: an internal TypeError, caught two lines below and replaced by "
         "'not a smtls probe record ...'",

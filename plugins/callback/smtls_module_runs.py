@@ -33,7 +33,9 @@ CONTROLLER_ONLY = frozenset(
     "ansible.builtin." + name if "." not in name else name for name in (
         "set_fact", "assert", "debug", "fail", "include_tasks", "import_tasks", "include_role",
         "import_role", "include_vars", "meta", "add_host", "group_by", "set_stats", "pause",
-        "validate_argument_spec", "noop"))
+        "validate_argument_spec", "noop",
+        # an action of this project that works on the controller alone (the fleet lock)
+        "smtls_run_lock"))
 
 
 def _controller_only(action):

@@ -27,6 +27,7 @@ description:
 version_added: "1.0.0"
 author: smtls contributors
 extends_documentation_fragment:
+  - smtls_run_lock
   - smtls_restart_record
 options:
   path:
@@ -120,14 +121,19 @@ path:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_lock
 from ansible.module_utils import smtls_smini as smini
 from ansible.module_utils.smtls_files import RESTART_RECORD_OPTION, FileProblem, tighten, write_atomic
 
 ARGUMENT_SPEC = dict(**RESTART_RECORD_OPTION, **smini.FILE_OPTIONS)
+# the host lock of the run (smtls_lock: a claim by the installation reads, checked by writers)
+ARGUMENT_SPEC.update(smtls_lock.HOST_LOCK_OPTION)
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    # refused before anything is read or written when another run planned this host since
+    smtls_lock.guard_module(module)
     p = module.params
     try:
         plan = smini.FilePlan(p["path"], p["parameters"], p["passwords"], p["password_keystores"],

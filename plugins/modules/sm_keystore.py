@@ -175,6 +175,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - smtls_run_lock
   - smtls_restart_record
   - ansible.builtin.files
 notes:
@@ -283,6 +284,7 @@ path:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_lock
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_keystore_state as state
 from ansible.module_utils import smtls_x509 as pki
@@ -355,6 +357,8 @@ ARGUMENT_SPEC = dict(
     backup=dict(type="bool", default=False),
     private_backup=dict(type="bool", default=False),
 )
+# the host lock of the run (smtls_lock: a claim by the installation reads, checked by writers)
+ARGUMENT_SPEC.update(smtls_lock.HOST_LOCK_OPTION)
 
 
 def main():
@@ -370,6 +374,8 @@ def main():
         add_file_common_args=True,
         supports_check_mode=True,
     )
+    # refused before anything is read or written when another run planned this host since
+    smtls_lock.guard_module(module)
     params = module.params
     path = params["path"]
     pending_path = params["pending_path"] or path + state.PENDING_SUFFIX

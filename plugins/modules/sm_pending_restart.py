@@ -31,6 +31,8 @@ description:
     Bookkeeping too.
 version_added: "1.0.0"
 author: smtls contributors
+extends_documentation_fragment:
+  - smtls_run_lock
 options:
   path:
     description: The record file.
@@ -133,6 +135,7 @@ restored:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_lock
 from ansible.module_utils import smtls_restart as restart
 from ansible.module_utils.smtls_files import FileProblem
 
@@ -146,10 +149,14 @@ ARGUMENT_SPEC = dict(
     backup_keep=dict(type="int"),
     state=dict(type="str", choices=["present", "absent", "rollback"], default="present"),
 )
+# the host lock of the run (smtls_lock: a claim by the installation reads, checked by writers)
+ARGUMENT_SPEC.update(smtls_lock.HOST_LOCK_OPTION)
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    # refused before anything is read or written when another run planned this host since
+    smtls_lock.guard_module(module)
     p = module.params
     for option in ("probe_record", "backup_keep"):
         if p[option] not in (None, "") and p["state"] != "absent":

@@ -26,6 +26,7 @@ description:
 version_added: "1.1.0"
 author: smtls contributors
 extends_documentation_fragment:
+  - smtls_run_lock
   - smtls_truststore_plan
   - smtls_liveness
 options:
@@ -156,6 +157,18 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+run_lock:
+  description:
+    - With I(run_lock), outside check mode - the host lock this call claimed for the run (C(path),
+      C(run_id)) - what the writing modules are given.
+  returned: when the host lock was claimed
+  type: dict
+run_lock_previous:
+  description:
+    - The holder (run id, user, controller, pid, playbook, since) of another run whose claim of
+      the host this call ended; its writes on the host are refused from now on.
+  returned: when another run had claimed the host
+  type: dict
 jre:
   description: The JRE the server runs.
   returned: always
@@ -243,6 +256,7 @@ servlets:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_lock
 from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_jre as jre
 from ansible.module_utils import smtls_liveness as liveness
@@ -264,6 +278,8 @@ ARGUMENT_SPEC = dict(
     truststore_plan=dict(type="dict", options=trust.PLAN_OPTIONS),
     liveness=dict(type="list", elements="dict", default=[], options=liveness.TARGET_OPTIONS),
 )
+# the host lock of the run (smtls_lock: a claim by the installation reads, checked by writers)
+ARGUMENT_SPEC.update(smtls_lock.HOST_LOCK_OPTION)
 
 
 def ini_plan(options, found_jre):
@@ -282,6 +298,9 @@ def ini_plan(options, found_jre):
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    # the host lock claimed for this run before anything is read: the plan below is this run's
+    claimed = {}
+    smtls_lock.claim_module(module, claimed)
 
     def run_java(argv):
         rc, out, err = module.run_command(argv)
@@ -296,7 +315,8 @@ def main():
             servlets = smcfg.parse(data, path)
     except (smcfg.SmCfgError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
-    result = dict(changed=False, jre=jre.detect(module.params["jre_dir"], run_java), servlets=servlets)
+    result = dict(claimed, changed=False, jre=jre.detect(module.params["jre_dir"], run_java),
+                  servlets=servlets)
     # the stores in the same call (their errors returned, for the preflight to report)
     if module.params["keystore"]:
         result["keystore"] = inv.keystore_read(module.params["keystore"], return_pem=True)

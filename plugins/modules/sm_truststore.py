@@ -26,6 +26,7 @@ description:
 version_added: "1.0.0"
 author: smtls contributors
 extends_documentation_fragment:
+  - smtls_run_lock
   - smtls_restart_record
 options:
   truststores:
@@ -179,6 +180,7 @@ truststores:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_lock
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_truststore as engine
 from ansible.module_utils import smtls_x509 as pki
@@ -192,6 +194,8 @@ ARGUMENT_SPEC = dict(
     pkcs12_profile=dict(type="str", choices=list(ks.PKCS12_PROFILES), default="modern"),
     backup=dict(type="bool", default=False),
 )
+# the host lock of the run (smtls_lock: a claim by the installation reads, checked by writers)
+ARGUMENT_SPEC.update(smtls_lock.HOST_LOCK_OPTION)
 
 
 def main():
@@ -199,6 +203,8 @@ def main():
         argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
+    # refused before anything is read or written when another run planned this host since
+    smtls_lock.guard_module(module)
     p = module.params
     results = []
     try:

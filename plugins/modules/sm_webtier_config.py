@@ -41,6 +41,7 @@ description:
 version_added: "1.0.0"
 author: smtls contributors
 extends_documentation_fragment:
+  - smtls_run_lock
   - smtls_restart_record
   - smtls_truststore_plan
 options:
@@ -183,6 +184,7 @@ files:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_lock
 from ansible.module_utils import smtls_truststore as trust
 from ansible.module_utils import smtls_webtier as web
 from ansible.module_utils.smtls_files import (RESTART_RECORD_OPTION, FileProblem, change_ownership,
@@ -210,6 +212,8 @@ ARGUMENT_SPEC = dict(
     backup=dict(type="bool", default=False),
     truststore_plan=dict(type="dict", options=trust.PLAN_OPTIONS),
 )
+# the host lock of the run (smtls_lock: a claim by the installation reads, checked by writers)
+ARGUMENT_SPEC.update(smtls_lock.HOST_LOCK_OPTION)
 
 
 def _read_text(path, what, required=True):
@@ -278,6 +282,8 @@ def plan_files(p):
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    # refused before anything is read or written when another run planned this host since
+    smtls_lock.guard_module(module)
     p = module.params
     # the truststores first, as a separate sm_truststore call would have refused them
     truststores = trust.planned(module, p["truststore_plan"]) if p["truststore_plan"] else None

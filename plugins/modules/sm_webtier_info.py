@@ -28,6 +28,7 @@ version_added: "1.2.0"
 author: smtls contributors
 extends_documentation_fragment:
   - smtls_liveness
+  - smtls_run_lock
 options:
   webapp_dir:
     description: The exploded SM web tier webapp (its C(WEB-INF/web.xml) must exist).
@@ -102,6 +103,18 @@ liveness:
   returned: always
   type: list
   elements: dict
+run_lock:
+  description:
+    - With I(run_lock), outside check mode - the host lock this call claimed for the run (C(path),
+      C(run_id)) - what the writing modules are given.
+  returned: when the host lock was claimed
+  type: dict
+run_lock_previous:
+  description:
+    - The holder (run id, user, controller, pid, playbook, since) of another run whose claim of
+      the host this call ended; its writes on the host are refused from now on.
+  returned: when another run had claimed the host
+  type: dict
 webapp_found:
   description: Whether C(WEB-INF/web.xml) exists under I(webapp_dir).
   returned: always
@@ -164,6 +177,7 @@ import glob
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils import smtls_lock
 from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_jre as jre
 from ansible.module_utils import smtls_keystore as ks
@@ -182,6 +196,8 @@ ARGUMENT_SPEC = dict(
     restart_record=dict(type="path"),
     liveness=dict(type="list", elements="dict", default=[], options=liveness.TARGET_OPTIONS),
 )
+# the host lock of the run (smtls_lock: a claim by the installation reads, checked by writers)
+ARGUMENT_SPEC.update(smtls_lock.HOST_LOCK_OPTION)
 
 
 def first_jre_dir(patterns):
@@ -219,6 +235,9 @@ def connectors(server_xml, catalina_base, wanted_password=None):
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    # the host lock claimed for this run before anything is read: the plan below is this run's
+    claimed = {}
+    smtls_lock.claim_module(module, claimed)
     p = module.params
 
     def run_java(argv):
@@ -230,7 +249,7 @@ def main():
     except (web.WebTierError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
     jre_dir = first_jre_dir(p["jre_dirs"])
-    result = dict(changed=False,
+    result = dict(claimed, changed=False,
                   webapp_found=os.path.isfile(os.path.join(p["webapp_dir"], "WEB-INF", "web.xml")),
                   jre=jre.detect(jre_dir, run_java), https_connectors=found)
     if p["client_keystore"]:

@@ -39,13 +39,18 @@ def run_playbook(fleet, name, *args, inventory=None, expect_ok=True, env=None):
 REPORTS = ("report", "before-report", "expiring-report")
 
 
+# bookkeeping, not a host's managed files: each run's installation read claims the host lock
+HOST_LOCK = ".smtls-run-lock"
+
+
 def host_files(fleet, skip=("controller",) + REPORTS):
-    """Digest of every file on the demo hosts (the controller's directory, reports, logs aside)."""
+    """Digest of every file on the demo hosts (the controller's directory, reports, logs and the
+    host lock aside)."""
     digests = {}
     for path in sorted(Path(fleet).rglob("*")):
         parts = path.relative_to(fleet).parts
         if (path.is_file() and parts[0] not in skip
-                and not path.name.endswith((".log", ".pid"))):
+                and not path.name.endswith((".log", ".pid")) and path.name != HOST_LOCK):
             digests[str(path.relative_to(fleet))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digests
 
@@ -78,7 +83,8 @@ def matching(root, pattern):
 def tree_digest(root):
     digests = {}
     for path in sorted(Path(root).rglob("*")):
-        skip = path.name.endswith((".log", ".pid")) or "standin-classes" in path.parts
+        skip = (path.name.endswith((".log", ".pid")) or "standin-classes" in path.parts
+                or path.name == HOST_LOCK)
         if path.is_file() and not skip:
             digests[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digests

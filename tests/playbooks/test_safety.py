@@ -14,6 +14,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -308,7 +309,9 @@ def _inventory_variant(fleet, tmp_path, case):
 
 
 def _refused(fleet, tmp_path, extra):
-    """The rollout run with one bad input (extra vars, or a named case set up here)."""
+    """The rollout run with one bad input (extra vars, or a named case set up here); each with a
+    fleet lock of its own (tmp_path/run.lock), as they run at once."""
+    lock = ("-e", "smtls_lock_file=%s" % (tmp_path / "run.lock"))
     if extra == "expired-ca":
         extra = {"smtls_ca_dir": str(_expired_ca(tmp_path))}
     elif extra == "ca-without-key":
@@ -320,16 +323,16 @@ def _refused(fleet, tmp_path, extra):
         (tmp_path / "ca.key").write_text(pki.key_pem(other_key, "demo-ca-passphrase"))
         extra = {"smtls_ca_dir": str(tmp_path)}
     elif extra == "limit-without-a-client":
-        return run(fleet, "site.yml", "--limit", ",".join(SERVERS + WEBTIERS[:1]), expect_rc=None)
+        return run(fleet, "site.yml", "--limit", ",".join(SERVERS + WEBTIERS[:1]), *lock, expect_rc=None)
     elif extra == "ca-valid-0":
         extra = {"smtls_ca_dir": str(tmp_path / "new-ca"), "smtls_ca_valid_days": 0}
     elif extra == "ca-too-short":
         extra = {"smtls_ca_dir": str(tmp_path / "new-ca"), "smtls_ca_valid_days": 100}
     elif extra in ("mode-in-host-vars", "two-host-roles"):
-        return run(fleet, "site.yml", expect_rc=None, hosts=_inventory_variant(fleet, tmp_path, extra))
+        return run(fleet, "site.yml", *lock, expect_rc=None, hosts=_inventory_variant(fleet, tmp_path, extra))
     elif extra == "short-passphrase":
         extra = {"smtls_ca_dir": str(tmp_path / "new-ca"), "smtls_ca_passphrase": "short"}
-    return run(fleet, "site.yml", "-e", json.dumps(extra), expect_rc=None)
+    return run(fleet, "site.yml", "-e", json.dumps(extra), *lock, expect_rc=None)
 
 
 @pytest.fixture(scope="module")
@@ -341,17 +344,18 @@ def refusals(fleet, tmp_path_factory):
     together = [c for c in BAD_INPUT if c not in solo]
     before = tree_digest(fleet)
     with ThreadPoolExecutor(max_workers=3) as pool:
-        runs = {c[0]: pool.submit(_refused, fleet, tmp_path_factory.mktemp("bad"), c[1])
-                for c in together}
+        dirs = {c[0]: tmp_path_factory.mktemp("bad") for c in together}
+        runs = {c[0]: pool.submit(_refused, fleet, dirs[c[0]], c[1]) for c in together}
         procs = {label: future.result() for label, future in runs.items()}
     unchanged = tree_digest(fleet) == before
-    results = {label: (proc, unchanged) for label, proc in procs.items()}
+    results = {label: (proc, unchanged, dirs[label] / "run.lock") for label, proc in procs.items()}
     for label, case, _host, _text in solo:
         undo = SOLO[case](fleet)
         try:
             before = tree_digest(fleet)
-            proc = _refused(fleet, tmp_path_factory.mktemp("bad"), SOLO_EXTRA.get(case, {}))
-            results[label] = (proc, tree_digest(fleet) == before)
+            scratch = tmp_path_factory.mktemp("bad")
+            proc = _refused(fleet, scratch, SOLO_EXTRA.get(case, {}))
+            results[label] = (proc, tree_digest(fleet) == before, scratch / "run.lock")
         finally:
             undo()
     return results
@@ -359,8 +363,10 @@ def refusals(fleet, tmp_path_factory):
 
 @pytest.mark.parametrize("label,extra,host,text", BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
 def test_bad_input_is_refused_before_any_write(refusals, fleet, label, extra, host, text):
-    proc, unchanged = refusals[label]
+    proc, unchanged, lock = refusals[label]
     assert proc.returncode != 0, proc.stdout[-3000:]
+    # a failed run releases its fleet lock (the smtls_run_lock callback): the next run finds none
+    assert "another smtls run holds" not in proc.stdout and not lock.exists(), label
     output = proc.stdout + proc.stderr
     assert text in output, output[-4000:]
     if host:
@@ -378,6 +384,62 @@ def test_bad_input_is_refused_before_any_write(refusals, fleet, label, extra, ho
     # no restart record was left behind to restart a host later
     for host in SERVERS:
         assert not (run_dir(fleet, host) / ".smtls-restart-pending").exists(), host
+
+
+def _fleet_lock(fleet):
+    return Path(fleet) / "controller/smtls-run.lock"  # beside the CA directory (controller/ca)
+
+
+def test_a_second_rollout_while_one_runs_is_refused_at_once(fleet):
+    """Two site.yml at once on one fleet: the second is refused by the fleet lock before the
+    preflight reads a host, naming the holder; the first goes on and changes nothing."""
+    before = tree_digest(fleet)
+    first = subprocess.Popen(command(fleet, "site.yml", "-e", "smtls_ssl_mode=trusted_clients"),
+                             env=env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    try:
+        deadline = time.time() + 120
+        while not _fleet_lock(fleet).exists() and first.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        holder = json.loads(_fleet_lock(fleet).read_text())
+        started = time.time()
+        second = run(fleet, "site.yml", "-e", "smtls_ssl_mode=trusted_clients", expect_rc=1)
+        elapsed = time.time() - started
+        assert first.poll() is None, "the first run ended before the second was refused"
+    finally:
+        output = first.communicate(timeout=900)[0]
+    assert first.returncode == 0, output[-4000:]
+    assert changed(output) == 0
+    # one message (the YAML result callback folds it over lines: unfolded here)
+    refusal = re.findall(r"another smtls run holds.*?remove \S+", " ".join(second.stdout.split()))
+    assert refusal, second.stdout[-3000:]
+    assert len(refusal[0]) < 400
+    for part in (holder["run_id"], "%s@%s" % (holder["user"], holder["controller"]),
+                 "pid %d" % first.pid, "site.yml", "since " + holder["since"]):
+        assert part in refusal[0], part
+    assert "PLAY [Preflight" not in second.stdout, "the refused run went on to read the hosts"
+    assert elapsed < 60, "refused after %.0f s, not at once" % elapsed
+    assert tree_digest(fleet) == before, "a file changed"  # the host locks aside
+    assert not _fleet_lock(fleet).exists(), "the first run did not release its lock"
+    # every host was claimed by the first run (its installation read), none by the refused one
+    claims = [run_dir(fleet, host) / ".smtls-run-lock" for host in SERVERS] + [
+        Path(fleet) / host / "ServiceManager9.61/webtier-customize/.smtls-run-lock" for host in WEBTIERS]
+    assert [json.loads(path.read_text())["run_id"] for path in claims] == [holder["run_id"]] * 4
+
+
+def test_a_lock_left_by_a_killed_run_is_taken_over_with_a_warning(fleet):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = {"format": "smtls-lock/1", "run_id": "0123456789ab", "user": "someone",
+             "controller": socket.gethostname(), "pid": dead.pid, "pid_started": None,
+             "playbook": "site.yml", "since": "2030-01-01T00:00:00Z"}
+    _fleet_lock(fleet).write_text(json.dumps(stale))
+    proc = run(fleet, "site.yml", "-e", "smtls_ssl_mode=trusted_clients")
+    warning = re.findall(r"\[WARNING\]: the fleet lock \S+ named run 0123456789ab .*?taken over",
+                         " ".join((proc.stdout + proc.stderr).split()))
+    assert warning, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert changed(proc.stdout) == 0
+    assert not _fleet_lock(fleet).exists()
 
 
 def test_a_fault_seen_only_after_the_restart_is_rolled_back(fleet):

@@ -179,9 +179,23 @@ def test_site_and_rotation_run_the_same_grid():
         return [(p["ansible.builtin.import_playbook"], (p.get("vars") or {}).get("smtls_phase", "rollout"))
                 for p in yaml.safe_load((ROOT / "playbooks" / playbook).read_text())
                 if "ansible.builtin.import_playbook" in p]
-    assert imports("site.yml") == [("preflight.yml", "rollout"), ("grid.yml", "rollout")]
-    assert imports("rotate_ca.yml") == [("preflight.yml", "rollout")] + [
-        ("grid.yml", name) for name in modes.PHASE_NAMES if name.startswith("rotation_")]
+    # both writing playbooks take the fleet lock before the preflight and release it last
+    lock, unlock = ("lock.yml", "rollout"), ("lock.yml", "rollout")
+    assert imports("site.yml") == [lock, ("preflight.yml", "rollout"), ("grid.yml", "rollout"), unlock]
+    assert imports("rotate_ca.yml") == [lock, ("preflight.yml", "rollout")] + [
+        ("grid.yml", name) for name in modes.PHASE_NAMES if name.startswith("rotation_")] + [unlock]
+
+
+@pytest.mark.parametrize("playbook", ["site.yml", "rotate_ca.yml"])
+def test_writing_playbooks_take_the_fleet_lock_first_and_release_it_last(playbook):
+    plays = [p for p in yaml.safe_load((ROOT / "playbooks" / playbook).read_text())
+             if "ansible.builtin.import_playbook" in p]
+    assert (plays[0]["ansible.builtin.import_playbook"], plays[0]["vars"].get("smtls_lock_state")) == \
+        ("lock.yml", None)
+    assert (plays[-1]["ansible.builtin.import_playbook"], plays[-1]["vars"]["smtls_lock_state"]) == \
+        ("lock.yml", "absent")
+    for read_only in ("preflight.yml", "report.yml"):
+        assert "smtls_run_lock" not in (ROOT / "playbooks" / read_only).read_text()
 
 
 def test_no_role_reads_another_roles_private_variables():
