@@ -35,9 +35,17 @@ PORT = (1, 65535, "a TCP port from 1 to 65535")
 # variable: (lowest, highest, what it is - the fix names the range)
 RANGES = {
     "smtls_valid_days": (1, 3650, "the days a host certificate is valid, 1 to 3650 (397 by default)"),
-    "smtls_renew_days": (0, 3649, "the days before expiry a certificate is renewed, 0 or more (30 by default)"),
+    "smtls_renew_days": (
+        0,
+        3649,
+        "the days before expiry a certificate is renewed, 0 or more (30 by default)",
+    ),
     "smtls_ca_valid_days": (1, 36500, "the days a new CA is valid, 1 to 36500 (3650 by default)"),
-    "smtls_probe_wait": (1, 3600, "the seconds a restarted service gets to listen, 1 to 3600 (60 by default)"),
+    "smtls_probe_wait": (
+        1,
+        3600,
+        "the seconds a restarted service gets to listen, 1 to 3600 (60 by default)",
+    ),
     "smtls_backup_keep": (0, 100, "the backups kept per file, 0 to 100 (3 by default)"),
     "smtls_acme_responder_lifetime": (10, 86400, "the seconds an http-01 responder lives, 10 to 86400"),
     "smtls_ca_acme_timeout": (1, 3600, "the seconds an ACME request may take, 1 to 3600"),
@@ -49,46 +57,102 @@ RANGES = {
     "sm_server_https_port": PORT,
     "sm_webtier_server_http_port": PORT,
     "sm_webtier_server_https_port": PORT,
-    "sm_webtier_browser_https_port": (0, 65535, "a TCP port, or 0 for the first HTTPS connector of server.xml"),
+    "sm_webtier_browser_https_port": (
+        0,
+        65535,
+        "a TCP port, or 0 for the first HTTPS connector of server.xml",
+    ),
     "sm_windows_client_server_http_port": PORT,
     "sm_windows_client_server_https_port": PORT,
 }
 # (HTTP, HTTPS): SM listens on both, so they cannot be one port
-PORT_PAIRS = (("sm_server_http_port", "sm_server_https_port"),
-              ("sm_webtier_server_http_port", "sm_webtier_server_https_port"),
-              ("sm_windows_client_server_http_port", "sm_windows_client_server_https_port"))
+PORT_PAIRS = (
+    ("sm_server_http_port", "sm_server_https_port"),
+    ("sm_webtier_server_http_port", "sm_webtier_server_https_port"),
+    ("sm_windows_client_server_http_port", "sm_windows_client_server_https_port"),
+)
 # a list or auto: an empty list would leave the JVM's defaults and drop the TLS 1.2 floor
 AUTO_OR_LIST = ("smtls_ssl_protocols", "smtls_ssl_ciphers")
-FILE_MODES = ("sm_server_file_mode", "sm_webtier_file_mode", "sm_windows_client_file_mode",
-              "smtls_identity_mode")
+FILE_MODES = (
+    "sm_server_file_mode",
+    "sm_webtier_file_mode",
+    "sm_windows_client_file_mode",
+    "smtls_identity_mode",
+)
 # keytool refuses a store password shorter than 6 characters, and so would an operator's keytool
-KEYSTORE_PASSWORDS = ("sm_server_keystore_password", "sm_server_truststore_password",
-                      "sm_server_trustedclients_password", "sm_server_client_ca_password",
-                      "sm_webtier_keystore_password", "sm_webtier_browser_keystore_password",
-                      "sm_windows_client_keystore_password")
+KEYSTORE_PASSWORDS = (
+    "sm_server_keystore_password",
+    "sm_server_truststore_password",
+    "sm_server_trustedclients_password",
+    "sm_server_client_ca_password",
+    "sm_webtier_keystore_password",
+    "sm_webtier_browser_keystore_password",
+    "sm_windows_client_keystore_password",
+)
 BATCHES = ("smtls_server_batch", "smtls_webtier_batch")
 # play keywords, set with -e: no role spec holds them
 PLAY_KEYWORDS = BATCHES + ("smtls_max_fail_percentage",)
 # equal on every host of a run, or the fleet would be split (docs/inventory.md)
-FLEET_WIDE = ("smtls_ssl_mode", "smtls_phase", "smtls_ca_source", "smtls_ca_dir", "smtls_ca_create",
-              "smtls_ca_common_name", "smtls_ca_valid_days", "smtls_ca_passphrase",
-              "smtls_ca_acme_directory_url", "smtls_valid_days", "smtls_renew_days", "smtls_key_type",
-              "smtls_key_size", "smtls_ssl_protocols", "smtls_ssl_ciphers",
-              "smtls_ssl_allow_legacy_protocols", "smtls_ssl_check_ciphers", "smtls_client_cas",
-              "smtls_untrusted_cas", "smtls_keep_cas", "smtls_accepted_ca_certificates",
-              "smtls_csr_export_dir", "smtls_certificate_import_dir", "smtls_probe")
+FLEET_WIDE = (
+    "smtls_ssl_mode",
+    "smtls_phase",
+    "smtls_ca_source",
+    "smtls_ca_dir",
+    "smtls_ca_create",
+    "smtls_ca_common_name",
+    "smtls_ca_valid_days",
+    "smtls_ca_passphrase",
+    "smtls_ca_acme_directory_url",
+    "smtls_valid_days",
+    "smtls_renew_days",
+    "smtls_key_type",
+    "smtls_key_size",
+    "smtls_ssl_protocols",
+    "smtls_ssl_ciphers",
+    "smtls_ssl_allow_legacy_protocols",
+    "smtls_ssl_check_ciphers",
+    "smtls_client_cas",
+    "smtls_untrusted_cas",
+    "smtls_keep_cas",
+    "smtls_accepted_ca_certificates",
+    "smtls_csr_export_dir",
+    "smtls_certificate_import_dir",
+    "smtls_probe",
+)
 # the smtls role's options an inventory sets (the rest are the flows' internal arguments)
-SHARED = ("smtls_renew_days", "smtls_valid_days", "smtls_key_type", "smtls_key_size", "smtls_untrusted_cas",
-          "smtls_keep_cas", "smtls_accepted_ca_certificates", "smtls_csr_export_dir",
-          "smtls_certificate_import_dir", "smtls_ca_alias", "smtls_acme_http_port", "smtls_acme_http_address",
-          "smtls_acme_responder_lifetime", "smtls_probe", "smtls_probe_wait", "smtls_backup_keep",
-          "smtls_report_dir", "smtls_report_title", "smtls_report_metrics_file", "smtls_report_fail_on")
-HOST_ROLES = {"sm_servers": "sm_server", "sm_webtiers": "sm_webtier",
-              "sm_windows_clients": "sm_windows_client"}
+SHARED = (
+    "smtls_renew_days",
+    "smtls_valid_days",
+    "smtls_key_type",
+    "smtls_key_size",
+    "smtls_untrusted_cas",
+    "smtls_keep_cas",
+    "smtls_accepted_ca_certificates",
+    "smtls_csr_export_dir",
+    "smtls_certificate_import_dir",
+    "smtls_ca_alias",
+    "smtls_acme_http_port",
+    "smtls_acme_http_address",
+    "smtls_acme_responder_lifetime",
+    "smtls_probe",
+    "smtls_probe_wait",
+    "smtls_backup_keep",
+    "smtls_report_dir",
+    "smtls_report_title",
+    "smtls_report_metrics_file",
+    "smtls_report_fail_on",
+)
+HOST_ROLES = {
+    "sm_servers": "sm_server",
+    "sm_webtiers": "sm_webtier",
+    "sm_windows_clients": "sm_windows_client",
+}
 # variables that name another host of the inventory, and the group it must be in
-HOST_REFERENCES = (("sm_webtier_server_host", "sm_servers"),
-                   ("sm_windows_client_server_host", "sm_servers"),
-                   ("sm_server_probe_from", "sm_webtiers"))
+HOST_REFERENCES = (
+    ("sm_webtier_server_host", "sm_servers"),
+    ("sm_windows_client_server_host", "sm_servers"),
+    ("sm_server_probe_from", "sm_webtiers"),
+)
 
 
 def is_secret(name):
@@ -99,8 +163,9 @@ def shown(name, value):
     """A value as a message may show it: a secret never, a long value cut."""
     if is_secret(name):
         return "(secret)"
-    if isinstance(value, (dict, list)) and any(isinstance(item, dict) for item in
-                                               (value if isinstance(value, list) else [value])):
+    if isinstance(value, (dict, list)) and any(
+        isinstance(item, dict) for item in (value if isinstance(value, list) else [value])
+    ):
         return "(%s of %d)" % (type(value).__name__, len(value))  # its entries may hold passwords
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -109,7 +174,7 @@ def shown(name, value):
 def line(name, value, what, fix):
     """One problem: variable, value, what is wrong, the fix; at most MAX_LINE characters."""
     text = "%s=%s %s. Fix: %s" % (name, shown(name, value), what, fix)
-    return text if len(text) <= MAX_LINE else text[:MAX_LINE - 3] + "..."
+    return text if len(text) <= MAX_LINE else text[: MAX_LINE - 3] + "..."
 
 
 def _number(value):
@@ -136,8 +201,12 @@ def _spec_problem(name, option, value):
     error = result.errors.errors[0]
     kind = type(error).__name__
     if kind == "ArgumentValueError" and "choices" in option:
-        return line(name, value, "must be one of %s" % ", ".join(str(c) for c in option["choices"]),
-                    "one of those values")
+        return line(
+            name,
+            value,
+            "must be one of %s" % ", ".join(str(c) for c in option["choices"]),
+            "one of those values",
+        )
     if kind == "ArgumentTypeError":
         wanted = option.get("type", "str")
         if wanted == "list" and option.get("elements"):
@@ -161,8 +230,12 @@ def _batch_problem(name, value):
         text = str(item).strip()
         number = text[:-1] if text.endswith("%") else text
         if not number.isdigit() or int(number) < 1 or (text.endswith("%") and int(number) > 100):
-            return line(name, value, "is not a batch size",
-                        "a number of hosts (2), a percentage (25%), or a list of them ([1, 25%, 100%])")
+            return line(
+                name,
+                value,
+                "is not a batch size",
+                "a number of hosts (2), a percentage (25%), or a list of them ([1, 25%, 100%])",
+            )
     return ""
 
 
@@ -170,8 +243,12 @@ def _key_problem(key_type, size):
     if key_type == "rsa":
         bits = _number(size)
         if bits is None or not 2048 <= bits <= 16384:
-            return line("smtls_key_size", size, "is not an RSA key size smtls makes (2048 to 16384 bits)",
-                        "2048, 3072 or 4096")
+            return line(
+                "smtls_key_size",
+                size,
+                "is not an RSA key size smtls makes (2048 to 16384 bits)",
+                "2048, 3072 or 4096",
+            )
     return ""
 
 
@@ -202,10 +279,16 @@ def host_problems(values, spec, group_names=(), defaults=None):
     for name in AUTO_OR_LIST:
         value = values.get(name, "auto")
         if value != "auto" and not (isinstance(value, list) and value):
-            problems.append(line(name, value, "is neither auto nor a non-empty list",
-                                 "auto (the JRE's own choice, read from the host), or a list such as "
-                                 "[TLSv1.2, TLSv1.3]" if name == "smtls_ssl_protocols" else
-                                 "auto (the JVM's suites), or a list of JSSE suite names"))
+            problems.append(
+                line(
+                    name,
+                    value,
+                    "is neither auto nor a non-empty list",
+                    "auto (the JRE's own choice, read from the host), or a list such as [TLSv1.2, TLSv1.3]"
+                    if name == "smtls_ssl_protocols"
+                    else "auto (the JVM's suites), or a list of JSSE suite names",
+                )
+            )
     for name in FILE_MODES:
         value = values.get(name)
         if value is not None and not re.match(r"^0?[0-7]{3}$", str(value)):
@@ -213,8 +296,14 @@ def host_problems(values, spec, group_names=(), defaults=None):
     for name in KEYSTORE_PASSWORDS:
         value = values.get(name)
         if isinstance(value, str) and 0 < len(value) < 6:
-            problems.append(line(name, value, "is shorter than 6 characters, which keytool refuses",
-                                 "a longer password, in Vault"))
+            problems.append(
+                line(
+                    name,
+                    value,
+                    "is shorter than 6 characters, which keytool refuses",
+                    "a longer password, in Vault",
+                )
+            )
     # the rules across variables see the defaults too (a window set against the default validity)
     merged = dict((k, v) for k, v in (defaults or {}).items() if k in spec and k not in given)
     merged.update(values)
@@ -223,18 +312,29 @@ def host_problems(values, spec, group_names=(), defaults=None):
     problems += _service_problems(merged)
     roles = [HOST_ROLES[g] for g in group_names if g in HOST_ROLES]
     if len(roles) > 1:
-        problems.append(line("group_names", sorted(g for g in group_names if g in HOST_ROLES),
-                             "puts this host in more than one host role (%s)" % ", ".join(roles),
-                             "list the host in one of sm_servers, sm_webtiers, sm_windows_clients"))
+        problems.append(
+            line(
+                "group_names",
+                sorted(g for g in group_names if g in HOST_ROLES),
+                "puts this host in more than one host role (%s)" % ", ".join(roles),
+                "list the host in one of sm_servers, sm_webtiers, sm_windows_clients",
+            )
+        )
     return [p for p in problems if p]
 
 
 def _lifetime_problems(values):
     valid, renew = _number(values.get("smtls_valid_days")), _number(values.get("smtls_renew_days"))
     if valid is not None and renew is not None and 1 <= valid and 0 <= renew and renew >= valid:
-        return [line("smtls_renew_days", renew, "is not below smtls_valid_days=%d, so every run would "
-                     "renew every certificate and restart every server" % valid,
-                     "a renewal window shorter than the validity (30 of 397 by default)")]
+        return [
+            line(
+                "smtls_renew_days",
+                renew,
+                "is not below smtls_valid_days=%d, so every run would "
+                "renew every certificate and restart every server" % valid,
+                "a renewal window shorter than the validity (30 of 397 by default)",
+            )
+        ]
     return []
 
 
@@ -243,8 +343,14 @@ def _port_problems(values):
     for http, https in PORT_PAIRS:
         a, b = _number(values.get(http)), _number(values.get(https))
         if a is not None and a == b:
-            problems.append(line(https, b, "is the port %s has too" % http,
-                                 "SM's HTTPS port differs from its HTTP port (13443 and 13080 by default)"))
+            problems.append(
+                line(
+                    https,
+                    b,
+                    "is the port %s has too" % http,
+                    "SM's HTTPS port differs from its HTTP port (13443 and 13080 by default)",
+                )
+            )
     return problems
 
 
@@ -252,9 +358,14 @@ def _service_problems(values):
     problems = []
     for role in ("sm_server", "sm_webtier"):
         if values.get(role + "_service_manager") == "command" and not values.get(role + "_restart_command"):
-            problems.append(line(role + "_restart_command", values.get(role + "_restart_command", []),
-                                 "is empty, but %s_service_manager is command" % role,
-                                 "the command that restarts the service, as a list"))
+            problems.append(
+                line(
+                    role + "_restart_command",
+                    values.get(role + "_restart_command", []),
+                    "is empty, but %s_service_manager is command" % role,
+                    "the command that restarts the service, as a list",
+                )
+            )
     return problems
 
 
@@ -269,7 +380,9 @@ def fingerprints(values, defaults=None, names=FLEET_WIDE):
         value = values.get(name, UNSET)
         if value == UNSET:
             value = (defaults or {}).get(name, UNSET)
-        digests[name] = hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        digests[name] = hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[
+            :16
+        ]
     return digests
 
 
@@ -278,8 +391,17 @@ def _hosts_text(hosts, most=4):
     return ", ".join(hosts[:most]) + (" and %d more" % (len(hosts) - most) if len(hosts) > most else "")
 
 
-def fleet_problems(settings, groups, references=None, secrets=None, ca_not_after=None, valid_days=None,
-                   renew_days=None, signs=True, at=None):
+def fleet_problems(
+    settings,
+    groups,
+    references=None,
+    secrets=None,
+    ca_not_after=None,
+    valid_days=None,
+    renew_days=None,
+    signs=True,
+    at=None,
+):
     """Every problem with the hosts of a run taken together, one line each ([] when none).
 
     settings: host -> its fingerprints() (hosts without one are not judged); secrets: host ->
@@ -304,9 +426,14 @@ def fleet_problems(settings, groups, references=None, secrets=None, ca_not_after
         if len(classes) > 1:
             biggest = max(classes.values(), key=len)
             odd = [h for members in classes.values() if members is not biggest for h in members]
-            problems.append(line(name, "(differs)", "is fleet-wide but %s set it apart from %s"
-                                 % (_hosts_text(odd), _hosts_text(biggest, 2)),
-                                 "set it once for the fleet (group_vars/all), not per host or group"))
+            problems.append(
+                line(
+                    name,
+                    "(differs)",
+                    "is fleet-wide but %s set it apart from %s" % (_hosts_text(odd), _hosts_text(biggest, 2)),
+                    "set it once for the fleet (group_vars/all), not per host or group",
+                )
+            )
     for host, named in sorted((references or {}).items()):
         for variable, group in HOST_REFERENCES:
             target = named.get(variable)
@@ -315,8 +442,14 @@ def fleet_problems(settings, groups, references=None, secrets=None, ca_not_after
             if target not in groups.get("all", []) and target not in groups.get(group, []):
                 continue  # a name, not a host: the role checks the names it accepts
             if target not in groups.get(group, []):
-                problems.append(line(variable, target, "(on %s) names a host that is not in %s" % (host, group),
-                                     "name a host of the %s group" % group))
+                problems.append(
+                    line(
+                        variable,
+                        target,
+                        "(on %s) names a host that is not in %s" % (host, group),
+                        "name a host of the %s group" % group,
+                    )
+                )
     problems += ca_life_problems(ca_not_after, valid_days, renew_days, signs, at)
     return [p for p in problems if p]
 
@@ -338,9 +471,15 @@ def ca_life_problems(ca_not_after, valid_days, renew_days, signs=True, at=None):
     valid, renew = _number(valid_days), _number(renew_days)
     needed = renew + valid if signs else renew
     if left < needed:
-        return [line("smtls_ca_dir", "(the CA)", "holds a CA with %.0f day(s) left, less than the %d the "
-                     "certificates need (smtls_renew_days %d%s)" % (
-                         max(left, 0), needed, renew, " + smtls_valid_days %d" % valid if signs else ""),
-                     "rotate to a new CA (playbooks/rotate_ca.yml, smtls_ca_valid_days above %d), or "
-                     "lower smtls_valid_days / smtls_renew_days" % needed)]
+        return [
+            line(
+                "smtls_ca_dir",
+                "(the CA)",
+                "holds a CA with %.0f day(s) left, less than the %d the "
+                "certificates need (smtls_renew_days %d%s)"
+                % (max(left, 0), needed, renew, " + smtls_valid_days %d" % valid if signs else ""),
+                "rotate to a new CA (playbooks/rotate_ca.yml, smtls_ca_valid_days above %d), or "
+                "lower smtls_valid_days / smtls_renew_days" % needed,
+            )
+        ]
     return []

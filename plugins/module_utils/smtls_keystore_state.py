@@ -356,7 +356,9 @@ def _plan_key(keystore, key_spec, passwords, pending_data, spec, result):
     if chain:
         leaf = chain[0]
         pki.check_chain(chain, "%s: certificate chain for %r" % (path, alias))
-        if not (entry is not None and [pki.sha256_hex(c) for c in entry.chain] == [pki.sha256_hex(c) for c in chain]):
+        installed = entry is not None and [pki.sha256_hex(c) for c in entry.chain] == [
+            pki.sha256_hex(c) for c in chain]
+        if not installed:
             for cert in chain:  # what is installed already stays; what is new must be current
                 pki.check_current(cert, "%s: certificate chain for %r" % (path, alias))
         key = None

@@ -213,7 +213,8 @@ def test_the_validation_catches_a_wrong_input():
                "-e", "sm_server_keystore_password=", "--limit", "smsrv01.example.com",
                check=False)
     assert proc.returncode != 0
-    assert "smsrv01.example.com: sm_server_keystore_password=(secret) is required but empty. Fix:" in proc.stdout
+    assert ("smsrv01.example.com: sm_server_keystore_password=(secret) is required but empty. Fix:"
+            in proc.stdout)
 
 
 def test_playbooks_pass_syntax_check_with_this_inventory():

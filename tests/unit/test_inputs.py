@@ -22,18 +22,31 @@ from smtls import smtls_fleet_problems, smtls_input_check, smtls_input_names  # 
 
 # what a host of each role is given in a small, valid inventory (the rest stays unset)
 BASE = {
-    "sm_server": {"smtls_ssl_mode": "trusted_clients", "smtls_ca_passphrase": "demo-ca-passphrase",
-                  "sm_server_keystore_password": "server-ks-1", "sm_server_truststore_password": "changeit",
-                  "sm_server_trustedclients_password": "trusted-1", "sm_server_http_port": 13080,
-                  "sm_server_https_port": 13443},
-    "sm_webtier": {"smtls_ssl_mode": "trusted_clients", "smtls_ca_passphrase": "demo-ca-passphrase",
-                   "sm_webtier_keystore_password": "webtier-ks-1", "sm_webtier_server_http_port": 13080,
-                   "sm_webtier_server_https_port": 13443},
+    "sm_server": {
+        "smtls_ssl_mode": "trusted_clients",
+        "smtls_ca_passphrase": "demo-ca-passphrase",
+        "sm_server_keystore_password": "server-ks-1",
+        "sm_server_truststore_password": "changeit",
+        "sm_server_trustedclients_password": "trusted-1",
+        "sm_server_http_port": 13080,
+        "sm_server_https_port": 13443,
+    },
+    "sm_webtier": {
+        "smtls_ssl_mode": "trusted_clients",
+        "smtls_ca_passphrase": "demo-ca-passphrase",
+        "sm_webtier_keystore_password": "webtier-ks-1",
+        "sm_webtier_server_http_port": 13080,
+        "sm_webtier_server_https_port": 13443,
+    },
     "sm_windows_client": {"smtls_ssl_mode": "trusted_clients", "smtls_ca_passphrase": "demo-ca-passphrase"},
     "smtls_ca": {"smtls_ca_passphrase": "demo-ca-passphrase"},
 }
-GROUPS = {"sm_server": ["sm_servers"], "sm_webtier": ["sm_webtiers"], "sm_windows_client": ["sm_windows_clients"],
-          "smtls_ca": []}
+GROUPS = {
+    "sm_server": ["sm_servers"],
+    "sm_webtier": ["sm_webtiers"],
+    "sm_windows_client": ["sm_windows_clients"],
+    "smtls_ca": [],
+}
 # what no bad-input message may be: an argument-spec dump, a traceback, a filter's wrapper
 NOT_ONE_LINE = ("Traceback", "filter plugin", "Validation of arguments failed", "\n")
 
@@ -49,8 +62,9 @@ def problems(role, **changes):
     groups = changes.pop("_groups", [])
     names = smtls_input_names(role, ROLES)
     values = dict(BASE[role], **changes)
-    return smtls_input_check([values.get(name, model.UNSET) for name in names], names, role, ROLES,
-                             GROUPS[role] + groups)["problems"]
+    return smtls_input_check(
+        [values.get(name, model.UNSET) for name in names], names, role, ROLES, GROUPS[role] + groups
+    )["problems"]
 
 
 def assert_one_line(problem, variable, secret=None):
@@ -73,13 +87,23 @@ BAD = {
     "type: port as float text": ("sm_server", "sm_server_http_port", {"sm_server_http_port": "80.5"}),
     "type: days as text": ("sm_server", "smtls_valid_days", {"smtls_valid_days": "a year"}),
     "type: renew days as list": ("sm_server", "smtls_renew_days", {"smtls_renew_days": [30]}),
-    "type: bool as word": ("sm_server", "smtls_ssl_allow_legacy_protocols",
-                           {"smtls_ssl_allow_legacy_protocols": "maybe"}),
+    "type: bool as word": (
+        "sm_server",
+        "smtls_ssl_allow_legacy_protocols",
+        {"smtls_ssl_allow_legacy_protocols": "maybe"},
+    ),
     "type: list as dict": ("sm_server", "sm_server_dns_names", {"sm_server_dns_names": {"a": 1}}),
     "type: dict list as strings": ("sm_server", "smtls_client_cas", {"smtls_client_cas": "a-ca"}),
-    "type: browser probe as word": ("sm_webtier", "sm_webtier_browser_probe", {"sm_webtier_browser_probe": "often"}),
-    "type: prefs keys as list": ("sm_windows_client", "sm_windows_client_prefs_keys",
-                                 {"sm_windows_client_prefs_keys": ["a"]}),
+    "type: browser probe as word": (
+        "sm_webtier",
+        "sm_webtier_browser_probe",
+        {"sm_webtier_browser_probe": "often"},
+    ),
+    "type: prefs keys as list": (
+        "sm_windows_client",
+        "sm_windows_client_prefs_keys",
+        {"sm_windows_client_prefs_keys": ["a"]},
+    ),
     "type: CA valid days as text": ("smtls_ca", "smtls_ca_valid_days", {"smtls_ca_valid_days": "ten years"}),
     "type: ACME timeout as text": ("smtls_ca", "smtls_ca_acme_timeout", {"smtls_ca_acme_timeout": "soon"}),
     "type: probe wait as text": ("sm_server", "smtls_probe_wait", {"smtls_probe_wait": "a minute"}),
@@ -87,24 +111,57 @@ BAD = {
     "choice: unknown mode": ("sm_server", "smtls_ssl_mode", {"smtls_ssl_mode": "bogus"}),
     "choice: mode in capitals": ("sm_webtier", "smtls_ssl_mode", {"smtls_ssl_mode": "ENCRYPTION"}),
     "choice: keystore type": ("sm_server", "sm_server_keystore_type", {"sm_server_keystore_type": "jceks"}),
-    "choice: truststore type": ("sm_webtier", "sm_webtier_truststore_type", {"sm_webtier_truststore_type": "bks"}),
-    "choice: service manager": ("sm_server", "sm_server_service_manager", {"sm_server_service_manager": "systemd"}),
+    "choice: truststore type": (
+        "sm_webtier",
+        "sm_webtier_truststore_type",
+        {"sm_webtier_truststore_type": "bks"},
+    ),
+    "choice: service manager": (
+        "sm_server",
+        "sm_server_service_manager",
+        {"sm_server_service_manager": "systemd"},
+    ),
     "choice: CA source": ("smtls_ca", "smtls_ca_source", {"smtls_ca_source": "vault"}),
-    "choice: ACME challenge": ("smtls_ca", "smtls_ca_acme_challenge", {"smtls_ca_acme_challenge": "tls-alpn-01"}),
+    "choice: ACME challenge": (
+        "smtls_ca",
+        "smtls_ca_acme_challenge",
+        {"smtls_ca_acme_challenge": "tls-alpn-01"},
+    ),
     "choice: key type": ("sm_server", "smtls_key_type", {"smtls_key_type": "dsa"}),
     "choice: probe": ("sm_server", "smtls_probe", {"smtls_probe": "sometimes"}),
     "choice: report fail_on": ("sm_server", "smtls_report_fail_on", {"smtls_report_fail_on": "error"}),
-    "choice: delivery": ("sm_windows_client", "sm_windows_client_delivery", {"sm_windows_client_delivery": "ssh"}),
-    "choice: browser https": ("sm_webtier", "sm_webtier_browser_https", {"sm_webtier_browser_https": "sometimes"}),
+    "choice: delivery": (
+        "sm_windows_client",
+        "sm_windows_client_delivery",
+        {"sm_windows_client_delivery": "ssh"},
+    ),
+    "choice: browser https": (
+        "sm_webtier",
+        "sm_webtier_browser_https",
+        {"sm_webtier_browser_https": "sometimes"},
+    ),
     "choice: config target": ("sm_webtier", "sm_webtier_config_target", {"sm_webtier_config_target": "yaml"}),
     # required
-    "required: keystore password empty": ("sm_server", "sm_server_keystore_password",
-                                          {"sm_server_keystore_password": ""}),
-    "required: keystore password null": ("sm_server", "sm_server_keystore_password",
-                                         {"sm_server_keystore_password": None}),
-    "required: web tier keystore password unset": ("sm_webtier", "sm_webtier_keystore_password",
-                                                   {"sm_webtier_keystore_password": model.UNSET}),
-    "required: CA passphrase unset": ("smtls_ca", "smtls_ca_passphrase", {"smtls_ca_passphrase": model.UNSET}),
+    "required: keystore password empty": (
+        "sm_server",
+        "sm_server_keystore_password",
+        {"sm_server_keystore_password": ""},
+    ),
+    "required: keystore password null": (
+        "sm_server",
+        "sm_server_keystore_password",
+        {"sm_server_keystore_password": None},
+    ),
+    "required: web tier keystore password unset": (
+        "sm_webtier",
+        "sm_webtier_keystore_password",
+        {"sm_webtier_keystore_password": model.UNSET},
+    ),
+    "required: CA passphrase unset": (
+        "smtls_ca",
+        "smtls_ca_passphrase",
+        {"smtls_ca_passphrase": model.UNSET},
+    ),
     # ranges
     "range: validity 0 days": ("sm_server", "smtls_valid_days", {"smtls_valid_days": 0}),
     "range: validity negative": ("sm_webtier", "smtls_valid_days", {"smtls_valid_days": -5}),
@@ -114,22 +171,44 @@ BAD = {
     "range: HTTPS port 0": ("sm_server", "sm_server_https_port", {"sm_server_https_port": 0}),
     "range: HTTPS port 70000": ("sm_server", "sm_server_https_port", {"sm_server_https_port": 70000}),
     "range: HTTP port negative": ("sm_server", "sm_server_http_port", {"sm_server_http_port": -80}),
-    "range: web tier server port": ("sm_webtier", "sm_webtier_server_https_port",
-                                    {"sm_webtier_server_https_port": 65536}),
-    "range: browser port": ("sm_webtier", "sm_webtier_browser_https_port", {"sm_webtier_browser_https_port": -1}),
-    "range: Windows client port": ("sm_windows_client", "sm_windows_client_server_https_port",
-                                   {"sm_windows_client_server_https_port": 99999}),
+    "range: web tier server port": (
+        "sm_webtier",
+        "sm_webtier_server_https_port",
+        {"sm_webtier_server_https_port": 65536},
+    ),
+    "range: browser port": (
+        "sm_webtier",
+        "sm_webtier_browser_https_port",
+        {"sm_webtier_browser_https_port": -1},
+    ),
+    "range: Windows client port": (
+        "sm_windows_client",
+        "sm_windows_client_server_https_port",
+        {"sm_windows_client_server_https_port": 99999},
+    ),
     "range: ACME http port": ("sm_server", "smtls_acme_http_port", {"smtls_acme_http_port": 0}),
     "range: ACME DNS port": ("smtls_ca", "smtls_ca_acme_dns_port", {"smtls_ca_acme_dns_port": 65536}),
     "range: probe wait negative": ("sm_server", "smtls_probe_wait", {"smtls_probe_wait": -1}),
     "range: probe wait zero": ("sm_webtier", "smtls_probe_wait", {"smtls_probe_wait": 0}),
     "range: backups negative": ("sm_server", "smtls_backup_keep", {"smtls_backup_keep": -2}),
-    "range: responder lifetime": ("sm_server", "smtls_acme_responder_lifetime", {"smtls_acme_responder_lifetime": 1}),
+    "range: responder lifetime": (
+        "sm_server",
+        "smtls_acme_responder_lifetime",
+        {"smtls_acme_responder_lifetime": 1},
+    ),
     "range: ACME timeout zero": ("smtls_ca", "smtls_ca_acme_timeout", {"smtls_ca_acme_timeout": 0}),
     "range: RSA key 1024": ("sm_server", "smtls_key_size", {"smtls_key_size": 1024}),
     "range: RSA key huge": ("sm_server", "smtls_key_size", {"smtls_key_size": 65536}),
-    "range: failure percentage": ("sm_server", "smtls_max_fail_percentage", {"smtls_max_fail_percentage": 101}),
-    "range: failure percentage word": ("smtls_ca", "smtls_max_fail_percentage", {"smtls_max_fail_percentage": "ten"}),
+    "range: failure percentage": (
+        "sm_server",
+        "smtls_max_fail_percentage",
+        {"smtls_max_fail_percentage": 101},
+    ),
+    "range: failure percentage word": (
+        "smtls_ca",
+        "smtls_max_fail_percentage",
+        {"smtls_max_fail_percentage": "ten"},
+    ),
     # play keywords
     "batch: words": ("sm_server", "smtls_server_batch", {"smtls_server_batch": "25 percent"}),
     "batch: zero": ("sm_server", "smtls_webtier_batch", {"smtls_webtier_batch": 0}),
@@ -138,34 +217,68 @@ BAD = {
     # lists that must not be empty
     "list: no protocols": ("sm_server", "smtls_ssl_protocols", {"smtls_ssl_protocols": []}),
     "list: no ciphers": ("sm_server", "smtls_ssl_ciphers", {"smtls_ssl_ciphers": []}),
-    "list: protocols as text": ("sm_server", "smtls_ssl_protocols", {"smtls_ssl_protocols": "TLSv1.2,TLSv1.3"}),
+    "list: protocols as text": (
+        "sm_server",
+        "smtls_ssl_protocols",
+        {"smtls_ssl_protocols": "TLSv1.2,TLSv1.3"},
+    ),
     "list: ciphers as text": ("sm_server", "smtls_ssl_ciphers", {"smtls_ssl_ciphers": "ALL"}),
-    "list: restart command empty": ("sm_server", "sm_server_restart_command",
-                                    {"sm_server_service_manager": "command", "sm_server_restart_command": []}),
-    "list: web tier restart command unset": ("sm_webtier", "sm_webtier_restart_command",
-                                             {"sm_webtier_service_manager": "command"}),
+    "list: restart command empty": (
+        "sm_server",
+        "sm_server_restart_command",
+        {"sm_server_service_manager": "command", "sm_server_restart_command": []},
+    ),
+    "list: web tier restart command unset": (
+        "sm_webtier",
+        "sm_webtier_restart_command",
+        {"sm_webtier_service_manager": "command"},
+    ),
     # formats
     "format: file mode word": ("sm_server", "sm_server_file_mode", {"sm_server_file_mode": "rw-r-----"}),
     "format: file mode digits 8": ("sm_webtier", "sm_webtier_file_mode", {"sm_webtier_file_mode": "0680"}),
-    "format: file mode as int": ("sm_windows_client", "sm_windows_client_file_mode",
-                                 {"sm_windows_client_file_mode": "644444"}),
-    "format: password too short": ("sm_server", "sm_server_keystore_password",
-                                   {"sm_server_keystore_password": "abc"}),
-    "format: web tier password too short": ("sm_webtier", "sm_webtier_keystore_password",
-                                            {"sm_webtier_keystore_password": "12345"}),
+    "format: file mode as int": (
+        "sm_windows_client",
+        "sm_windows_client_file_mode",
+        {"sm_windows_client_file_mode": "644444"},
+    ),
+    "format: password too short": (
+        "sm_server",
+        "sm_server_keystore_password",
+        {"sm_server_keystore_password": "abc"},
+    ),
+    "format: web tier password too short": (
+        "sm_webtier",
+        "sm_webtier_keystore_password",
+        {"sm_webtier_keystore_password": "12345"},
+    ),
     # across variables
     "cross: renewal equals validity": ("sm_server", "smtls_renew_days", {"smtls_renew_days": 397}),
-    "cross: renewal beyond validity": ("sm_webtier", "smtls_renew_days",
-                                       {"smtls_renew_days": 60, "smtls_valid_days": 30}),
-    "cross: HTTPS port is the HTTP port": ("sm_server", "sm_server_https_port", {"sm_server_https_port": 13080}),
-    "cross: web tier ports equal": ("sm_webtier", "sm_webtier_server_https_port",
-                                    {"sm_webtier_server_https_port": 13080}),
-    "cross: Windows client ports equal": ("sm_windows_client", "sm_windows_client_server_https_port",
-                                          {"sm_windows_client_server_http_port": 8080,
-                                           "sm_windows_client_server_https_port": "8080"}),
+    "cross: renewal beyond validity": (
+        "sm_webtier",
+        "smtls_renew_days",
+        {"smtls_renew_days": 60, "smtls_valid_days": 30},
+    ),
+    "cross: HTTPS port is the HTTP port": (
+        "sm_server",
+        "sm_server_https_port",
+        {"sm_server_https_port": 13080},
+    ),
+    "cross: web tier ports equal": (
+        "sm_webtier",
+        "sm_webtier_server_https_port",
+        {"sm_webtier_server_https_port": 13080},
+    ),
+    "cross: Windows client ports equal": (
+        "sm_windows_client",
+        "sm_windows_client_server_https_port",
+        {"sm_windows_client_server_http_port": 8080, "sm_windows_client_server_https_port": "8080"},
+    ),
     "cross: host in two host roles": ("sm_server", "group_names", {"_groups": ["sm_webtiers"]}),
-    "cross: host in three host roles": ("sm_windows_client", "group_names",
-                                        {"_groups": ["sm_webtiers", "sm_servers"]}),
+    "cross: host in three host roles": (
+        "sm_windows_client",
+        "group_names",
+        {"_groups": ["sm_webtiers", "sm_servers"]},
+    ),
 }
 
 
@@ -183,7 +296,16 @@ def test_bad_input_is_one_line_naming_variable_and_fix(label):
 
 def test_the_table_is_large_and_covers_every_kind():
     kinds = {label.split(":")[0] for label in BAD}
-    assert len(BAD) >= 60 and kinds >= {"type", "choice", "required", "range", "batch", "list", "format", "cross"}
+    assert len(BAD) >= 60 and kinds >= {
+        "type",
+        "choice",
+        "required",
+        "range",
+        "batch",
+        "list",
+        "format",
+        "cross",
+    }
 
 
 def _spec_options():
@@ -194,8 +316,11 @@ def _spec_options():
 
 
 def test_every_int_input_has_a_range_and_every_range_an_input():
-    ints = {name for role, _entry, name, option in _spec_options()
-            if option.get("type") == "int" and (role != "smtls" or name in model.SHARED)}
+    ints = {
+        name
+        for role, _entry, name, option in _spec_options()
+        if option.get("type") == "int" and (role != "smtls" or name in model.SHARED)
+    }
     assert ints - set(model.RANGES) == set(), "int inputs without a range in smtls_inputs.RANGES"
     spec_names = {name for _role, _entry, name, _option in _spec_options()}
     assert set(model.RANGES) - spec_names - set(model.PLAY_KEYWORDS) == set()
@@ -203,8 +328,11 @@ def test_every_int_input_has_a_range_and_every_range_an_input():
 
 def test_every_literal_role_default_is_valid_under_the_model():
     for path in sorted(Path(ROLES).glob("*/defaults/main.yml")):
-        defaults = {k: v for k, v in (yaml.safe_load(path.read_text()) or {}).items()
-                    if not (isinstance(v, str) and "{{" in v)}
+        defaults = {
+            k: v
+            for k, v in (yaml.safe_load(path.read_text()) or {}).items()
+            if not (isinstance(v, str) and "{{" in v)
+        }
         for role in ("sm_server", "sm_webtier", "sm_windows_client"):
             names = set(smtls_input_names(role, ROLES))
             given_values = {k: v for k, v in defaults.items() if k in names}
@@ -224,8 +352,13 @@ for _role in ("sm_server", "sm_webtier", "sm_windows_client", "smtls_ca"):
 @given(name=st.sampled_from(RANGED), data=st.data())
 def test_a_ranged_variable_is_refused_exactly_outside_its_range(name, data):
     lowest, highest, _what = model.RANGES[name]
-    value = data.draw(st.one_of(st.integers(lowest - 3, lowest + 3), st.integers(highest - 3, highest + 3),
-                                st.integers(-10 ** 6, 10 ** 6)))
+    value = data.draw(
+        st.one_of(
+            st.integers(lowest - 3, lowest + 3),
+            st.integers(highest - 3, highest + 3),
+            st.integers(-(10**6), 10**6),
+        )
+    )
     as_text = data.draw(st.booleans())
     role = ROLE_OF[name]
     changes = {name: str(value) if as_text else value}
@@ -255,7 +388,9 @@ def test_lifetimes_renewal_below_validity(valid, renew):
 
 
 @settings(max_examples=100, deadline=None)
-@given(http=st.integers(1, 65535), https=st.integers(1, 65535), role=st.sampled_from(sorted(model.PORT_PAIRS)))
+@given(
+    http=st.integers(1, 65535), https=st.integers(1, 65535), role=st.sampled_from(sorted(model.PORT_PAIRS))
+)
 def test_https_port_differs_from_http_port(http, https, role):
     http_name, https_name = role
     found = problems(ROLE_OF[https_name], **{http_name: http, https_name: https})
@@ -263,14 +398,20 @@ def test_https_port_differs_from_http_port(http, https, role):
 
 
 @settings(max_examples=60, deadline=None)
-@given(protocols=st.one_of(st.just("auto"), st.lists(st.sampled_from(["TLSv1.2", "TLSv1.3"]), max_size=2),
-                           st.text(max_size=8)))
+@given(
+    protocols=st.one_of(
+        st.just("auto"), st.lists(st.sampled_from(["TLSv1.2", "TLSv1.3"]), max_size=2), st.text(max_size=8)
+    )
+)
 def test_protocols_are_auto_or_a_non_empty_list(protocols):
-    found = [p for p in problems("sm_server", smtls_ssl_protocols=protocols) if p.startswith("smtls_ssl_protocols")]
+    found = [
+        p for p in problems("sm_server", smtls_ssl_protocols=protocols) if p.startswith("smtls_ssl_protocols")
+    ]
     assert (found == []) == (protocols == "auto" or (isinstance(protocols, list) and protocols != []))
 
 
 # --- the fleet ----------------------------------------------------------------------------
+
 
 class Host(dict):
     """A host's variables as hostvars gives them (a mapping with get)."""
@@ -281,14 +422,22 @@ def fleet(per_host, groups=None, **kwargs):
     for host, (role, changes) in per_host.items():
         checked = check(role, **changes)
         hostvars[host] = Host(dict(BASE[role], **changes), smtls_inputs=checked)
-    groups = groups or {"all": hosts, "sm_servers": [h for h in hosts if per_host[h][0] == "sm_server"],
-                        "sm_webtiers": [h for h in hosts if per_host[h][0] == "sm_webtier"],
-                        "sm_windows_clients": [h for h in hosts if per_host[h][0] == "sm_windows_client"]}
+    groups = groups or {
+        "all": hosts,
+        "sm_servers": [h for h in hosts if per_host[h][0] == "sm_server"],
+        "sm_webtiers": [h for h in hosts if per_host[h][0] == "sm_webtier"],
+        "sm_windows_clients": [h for h in hosts if per_host[h][0] == "sm_windows_client"],
+    }
     return smtls_fleet_problems(hosts, hostvars, groups, **kwargs)
 
 
-ROLES_OF_HOSTS = {"sm1": "sm_server", "sm2": "sm_server", "web1": "sm_webtier", "web2": "sm_webtier",
-                  "win1": "sm_windows_client"}
+ROLES_OF_HOSTS = {
+    "sm1": "sm_server",
+    "sm2": "sm_server",
+    "web1": "sm_webtier",
+    "web2": "sm_webtier",
+    "win1": "sm_windows_client",
+}
 
 
 def test_a_fleet_that_agrees_has_no_problem():
@@ -310,8 +459,11 @@ FLEET_VALUES = {
 def test_a_fleet_wide_setting_that_differs_is_refused_naming_the_hosts(name, data):
     chosen = {h: data.draw(FLEET_VALUES[name], label=h) for h in ROLES_OF_HOSTS}
     found = fleet({h: (r, {name: chosen[h]}) for h, r in ROLES_OF_HOSTS.items()})
-    distinct = {repr(v) for h, v in chosen.items()
-                if name in smtls_input_names(ROLES_OF_HOSTS[h], ROLES) or model.is_secret(name)}
+    distinct = {
+        repr(v)
+        for h, v in chosen.items()
+        if name in smtls_input_names(ROLES_OF_HOSTS[h], ROLES) or model.is_secret(name)
+    }
     named = [p for p in found if p.startswith(name + "=")]
     assert bool(named) == (len(distinct) > 1), (chosen, found)
     for problem in named:
@@ -320,22 +472,36 @@ def test_a_fleet_wide_setting_that_differs_is_refused_naming_the_hosts(name, dat
 
 
 def test_a_host_named_by_another_must_have_the_right_role():
-    found = fleet({"sm1": ("sm_server", {}), "web1": ("sm_webtier", {"sm_webtier_server_host": "web2"}),
-                   "web2": ("sm_webtier", {})})
-    assert any(p.startswith("sm_webtier_server_host='web2'") and "not in sm_servers" in p for p in found), found
-    found = fleet({"sm1": ("sm_server", {"sm_server_probe_from": "sm2"}), "sm2": ("sm_server", {}),
-                   "web1": ("sm_webtier", {})})
+    found = fleet(
+        {
+            "sm1": ("sm_server", {}),
+            "web1": ("sm_webtier", {"sm_webtier_server_host": "web2"}),
+            "web2": ("sm_webtier", {}),
+        }
+    )
+    assert any(p.startswith("sm_webtier_server_host='web2'") and "not in sm_servers" in p for p in found), (
+        found
+    )
+    found = fleet(
+        {
+            "sm1": ("sm_server", {"sm_server_probe_from": "sm2"}),
+            "sm2": ("sm_server", {}),
+            "web1": ("sm_webtier", {}),
+        }
+    )
     assert any(p.startswith("sm_server_probe_from='sm2'") for p in found), found
     # a name no host has is the role's to judge (a DNS alias of the servers)
-    assert fleet({"sm1": ("sm_server", {}), "web1": ("sm_webtier", {"sm_webtier_server_host": "sm.example"})}) == []
+    assert (
+        fleet({"sm1": ("sm_server", {}), "web1": ("sm_webtier", {"sm_webtier_server_host": "sm.example"})})
+        == []
+    )
 
 
 NOW = dt.datetime(2026, 12, 6, tzinfo=dt.timezone.utc)
 
 
 @settings(max_examples=100, deadline=None)
-@given(left=st.integers(-10, 2000), valid=st.integers(1, 800), renew=st.integers(0, 120),
-       signs=st.booleans())
+@given(left=st.integers(-10, 2000), valid=st.integers(1, 800), renew=st.integers(0, 120), signs=st.booleans())
 def test_the_ca_outlives_a_renewal_window_and_a_certificate(left, valid, renew, signs):
     found = model.ca_life_problems(NOW + dt.timedelta(days=left, hours=1), valid, renew, signs, at=NOW)
     needed = renew + valid if signs else renew
@@ -346,5 +512,7 @@ def test_the_ca_outlives_a_renewal_window_and_a_certificate(left, valid, renew, 
 
 def test_a_new_ca_made_expired_is_refused_by_the_fleet_check():
     key, cert = pki.create_ca("born expired", valid_days=0, key_size=2048)
-    found = fleet({"sm1": ("sm_server", {})}, ca_certificate=pki.cert_pem(cert), valid_days=397, renew_days=30)
+    found = fleet(
+        {"sm1": ("sm_server", {})}, ca_certificate=pki.cert_pem(cert), valid_days=397, renew_days=30
+    )
     assert len(found) == 1 and "0 day(s) left" in found[0], found

@@ -266,7 +266,8 @@ def test_nothing_outside_its_validity_is_added_to_a_store(start, valid, refused)
 
 def test_an_expired_chain_is_not_installed_but_one_in_place_stays(ca):
     import datetime as dt
-    old_ca_key, old_ca = pki.create_ca("old", valid_days=3, key_size=2048, at=pki.now() - dt.timedelta(days=10))
+    old_ca_key, old_ca = pki.create_ca("old", valid_days=3, key_size=2048,
+                                       at=pki.now() - dt.timedelta(days=10))
     key = pki.generate_key("rsa", 2048)
     leaf = pki.sign(old_ca_key, old_ca, key.public_key(), "srv", dns=["srv"], valid_days=2,
                     at=pki.now() - dt.timedelta(days=9))
