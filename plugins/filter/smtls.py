@@ -625,7 +625,7 @@ def _input_defaults(role, roles_dir):
         defaults = {}
         for name in ("smtls", "smtls_ca", role):
             defaults.update((k, v) for k, v in _role_file(roles_dir, name, ("defaults", "main.yml")).items()
-                            if not (isinstance(v, str) and "{{" in v))
+                            if "{{" not in repr(v))
         _INPUT_SPECS[key] = defaults
     return _INPUT_SPECS[key]
 

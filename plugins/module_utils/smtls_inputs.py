@@ -23,6 +23,7 @@ import json
 import re
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.smtls_x509 import PkiError, normalise_names
 
 # what stands for "not set" in the values the roles pass (query('vars', ..., default=UNSET))
 UNSET = "__smtls_unset__"
@@ -89,6 +90,15 @@ KEYSTORE_PASSWORDS = (
     "sm_webtier_browser_keystore_password",
     "sm_windows_client_keystore_password",
 )
+# the names a certificate will carry: judged as the certificate engine judges them
+NAME_LISTS = {
+    "sm_server_dns_names": "dns",
+    "sm_server_ip_addresses": "ips",
+    "sm_webtier_dns_names": "dns",
+    "sm_webtier_browser_dns_names": "dns",
+    "sm_webtier_browser_ips": "ips",
+    "sm_windows_client_dns_names": "dns",
+}
 BATCHES = ("smtls_server_batch", "smtls_webtier_batch")
 # play keywords, set with -e: no role spec holds them
 PLAY_KEYWORDS = BATCHES + ("smtls_max_fail_percentage",)
@@ -307,6 +317,7 @@ def host_problems(values, spec, group_names=(), defaults=None):
     # the rules across variables see the defaults too (a window set against the default validity)
     merged = dict((k, v) for k, v in (defaults or {}).items() if k in spec and k not in given)
     merged.update(values)
+    problems += _name_problems(values)
     problems += _lifetime_problems(merged)
     problems += _port_problems(merged)
     problems += _service_problems(merged)
@@ -321,6 +332,33 @@ def host_problems(values, spec, group_names=(), defaults=None):
             )
         )
     return [p for p in problems if p]
+
+
+def _name_problems(values):
+    problems = []
+    for name, kind in NAME_LISTS.items():
+        items = values.get(name)
+        if not isinstance(items, list):
+            continue
+        for item in items:
+            try:
+                normalise_names([item] if kind == "dns" else [], [item] if kind == "ips" else [])
+            except PkiError:
+                problems.append(
+                    line(
+                        name,
+                        items,
+                        "holds %r, which is not a valid DNS name" % item
+                        if kind == "dns"
+                        else "holds %r, which is not an IP address" % item,
+                        "letters, digits and hyphens in dot-separated labels; addresses go into "
+                        "the ip_addresses list"
+                        if kind == "dns"
+                        else "an IPv4 or IPv6 address; names go into the dns_names list",
+                    )
+                )
+                break
+    return problems
 
 
 def _lifetime_problems(values):

@@ -392,7 +392,7 @@ def sign(ca_key, ca_cert, public_key, common, dns=None, ips=None, valid_days=397
     if usage == "server" and not (dns or ips):
         raise PkiError("a server certificate for %r needs at least one DNS name or IP" % common)
     end = min(at + datetime.timedelta(days=valid_days), not_after(ca_cert))
-    if end <= at + datetime.timedelta(days=1):
+    if end - at < datetime.timedelta(days=1):
         raise PkiError("a certificate for %r would be valid until %s, less than a day (smtls_valid_days "
                        "%s, the CA until %s). Fix: smtls_valid_days of 1 or more, or rotate the CA"
                        % (common, end.isoformat(), valid_days, not_after(ca_cert).date()))
