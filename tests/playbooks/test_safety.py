@@ -194,7 +194,7 @@ BAD_INPUT = [
     ("cipher typo", {"smtls_ssl_ciphers": ["TLS_AES_128_GCM_SHA257"]}, "sm1.demo.invalid",
      "TLS_AES_128_GCM_SHA257 is not a cipher suite the JRE implements"),
     ("invalid DNS name", {"sm_server_dns_names": SERVERS + ["bad name!"]}, "sm1.demo.invalid",
-     "sm_server_dns_names=[...] holds 'bad name!', which is not a valid DNS name. Fix:"),
+     "holds 'bad name!', which is not a valid DNS name. Fix: letters, digits and hyphens"),
     ("trusted-client group typo", {"sm_server_trusted_client_groups": ["sm_webtier"]}, "sm1.demo.invalid",
      "names sm_webtier, which is no group of this inventory"),
     ("web tier names a server not in the inventory", {"sm_webtier_server_host": "sm9.demo.invalid"},
