@@ -322,11 +322,13 @@ def smtls_named_certs(pems, prefix):
 
 
 def smtls_pem_problem(items, variable):
-    """Why one of items ({alias, pem}) does not parse as PEM certificates - the message naming the
-    variable and the alias - or ''."""
+    """Why one of items ({alias, pem}) does not parse as PEM certificates, or holds one outside its
+    validity (nothing expired is written) - the message naming the variable and the alias - or ''."""
     for item in items or []:
+        what = "%s %s" % (variable, item.get("alias", ""))
         try:
-            _pki.parse_pem_certs(item.get("pem") or "", "%s %s" % (variable, item.get("alias", "")))
+            for cert in _pki.parse_pem_certs(item.get("pem") or "", what):
+                _pki.check_current(cert, what)
         except _pki.PkiError as exc:
             return str(exc)
     return ""

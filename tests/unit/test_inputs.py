@@ -538,3 +538,14 @@ def test_a_new_ca_made_expired_is_refused_by_the_fleet_check():
         {"sm1": ("sm_server", {})}, ca_certificate=pki.cert_pem(cert), valid_days=397, renew_days=30
     )
     assert len(found) == 1 and "0 day(s) left" in found[0], found
+
+
+def test_an_expired_allowed_client_is_a_problem_before_any_write():
+    from smtls import smtls_pem_problem
+
+    key, cert = pki.create_ca("old client", valid_days=1, key_size=2048, at=pki.now() - dt.timedelta(days=3))
+    problem = smtls_pem_problem([{"alias": "old", "pem": pki.cert_pem(cert)}],
+                                "sm_server_trusted_clients_extra")
+    assert "sm_server_trusted_clients_extra old: CN=old client expired on" in problem
+    _key, current = pki.create_ca("new client", valid_days=30, key_size=2048)
+    assert smtls_pem_problem([{"alias": "new", "pem": pki.cert_pem(current)}], "x") == ""
