@@ -655,8 +655,9 @@ def smtls_input_check(values, names, role, roles_dir, group_names=()):
     values, spec = dict(zip(names, values)), _input_spec(role, roles_dir)
     defaults = _input_defaults(role, roles_dir)
     return {"problems": _inputs.host_problems(values, spec, group_names, defaults),
-            "fleet": _inputs.fingerprints(values, defaults, [n for n in _inputs.FLEET_WIDE if n in spec]),
-            "references": dict((name, values[name]) for name, _group in _inputs.HOST_REFERENCES
+            "fleet": _inputs.fingerprints(values, defaults, [n for n in _inputs.FLEET_WIDE if n in spec],
+                                          spec),
+            "references": dict((name, values[name]) for name, _group, _names_ok in _inputs.HOST_REFERENCES
                                if values.get(name, _inputs.UNSET) != _inputs.UNSET)}
 
 

@@ -23,7 +23,7 @@ import json
 import re
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.module_utils.smtls_x509 import PkiError, normalise_names
+from ansible.module_utils.smtls_x509 import PkiError, check_current, normalise_names, parse_pem_certs
 
 # what stands for "not set" in the values the roles pass (query('vars', ..., default=UNSET))
 UNSET = "__smtls_unset__"
@@ -80,7 +80,7 @@ FILE_MODES = (
     "sm_windows_client_file_mode",
     "smtls_identity_mode",
 )
-# keytool refuses a store password shorter than 6 characters, and so would an operator's keytool
+# keytool refuses a new store a password shorter than 6 characters: an operator could not use it by hand
 KEYSTORE_PASSWORDS = (
     "sm_server_keystore_password",
     "sm_server_truststore_password",
@@ -89,6 +89,7 @@ KEYSTORE_PASSWORDS = (
     "sm_webtier_keystore_password",
     "sm_webtier_browser_keystore_password",
     "sm_windows_client_keystore_password",
+    "sm_windows_client_truststore_password",
 )
 # the names a certificate will carry: judged as the certificate engine judges them
 NAME_LISTS = {
@@ -99,6 +100,9 @@ NAME_LISTS = {
     "sm_webtier_browser_ips": "ips",
     "sm_windows_client_dns_names": "dns",
 }
+# certificates smtls puts into stores: each must parse and be within its validity (nothing expired
+# is written); lists of {alias, pem}, or of PEM text
+CERTIFICATE_LISTS = ("smtls_client_cas", "sm_server_trusted_clients_extra", "smtls_accepted_ca_certificates")
 BATCHES = ("smtls_server_batch", "smtls_webtier_batch")
 # play keywords, set with -e: no role spec holds them
 PLAY_KEYWORDS = BATCHES + ("smtls_max_fail_percentage",)
@@ -112,7 +116,24 @@ FLEET_WIDE = (
     "smtls_ca_common_name",
     "smtls_ca_valid_days",
     "smtls_ca_passphrase",
+    "smtls_ca_organization",
+    "smtls_ca_alias",
     "smtls_ca_acme_directory_url",
+    "smtls_ca_acme_server_ca",
+    "smtls_ca_acme_account_key",
+    "smtls_ca_acme_account_key_passphrase",
+    "smtls_ca_acme_eab_kid",
+    "smtls_ca_acme_eab_hmac_key",
+    "smtls_ca_acme_challenge",
+    "smtls_ca_acme_dns_server",
+    "smtls_ca_acme_dns_port",
+    "smtls_ca_acme_dns_zone",
+    "smtls_ca_acme_dns_tsig_key_name",
+    "smtls_ca_acme_dns_tsig_key_secret",
+    "smtls_ca_acme_dns_tsig_algorithm",
+    "sm_webtier_shared_certificate",
+    "sm_webtier_shared_certificate_name",
+    "sm_webtier_shared_key_passphrase",
     "smtls_valid_days",
     "smtls_renew_days",
     "smtls_key_type",
@@ -158,10 +179,11 @@ HOST_ROLES = {
     "sm_windows_clients": "sm_windows_client",
 }
 # variables that name another host of the inventory, and the group it must be in
+# (variable, group its host must be in, whether a name no host has is the role's to judge)
 HOST_REFERENCES = (
-    ("sm_webtier_server_host", "sm_servers"),
-    ("sm_windows_client_server_host", "sm_servers"),
-    ("sm_server_probe_from", "sm_webtiers"),
+    ("sm_webtier_server_host", "sm_servers", True),  # or a name the servers carry (a cluster alias)
+    ("sm_windows_client_server_host", "sm_servers", True),
+    ("sm_server_probe_from", "all", False),  # a web tier, the server itself, or localhost
 )
 
 
@@ -310,7 +332,7 @@ def host_problems(values, spec, group_names=(), defaults=None):
                 line(
                     name,
                     value,
-                    "is shorter than 6 characters, which keytool refuses",
+                    "is shorter than 6 characters, which keytool refuses for a new store",
                     "a longer password, in Vault",
                 )
             )
@@ -318,6 +340,7 @@ def host_problems(values, spec, group_names=(), defaults=None):
     merged = dict((k, v) for k, v in (defaults or {}).items() if k in spec and k not in given)
     merged.update(values)
     problems += _name_problems(values)
+    problems += _certificate_problems(values)
     problems += _lifetime_problems(merged)
     problems += _port_problems(merged)
     problems += _service_problems(merged)
@@ -355,6 +378,29 @@ def _name_problems(values):
                         "the ip_addresses list"
                         if kind == "dns"
                         else "an IPv4 or IPv6 address; names go into the dns_names list",
+                    )
+                )
+                break
+    return problems
+
+
+def _certificate_problems(values):
+    problems = []
+    for name in CERTIFICATE_LISTS:
+        for item in values.get(name) or []:
+            pem, alias = (item.get("pem"), item.get("alias")) if isinstance(item, dict) else (item, None)
+            what = "%s %s" % (name, alias or "")
+            try:
+                for cert in parse_pem_certs(pem or "", what.strip()):
+                    check_current(cert, what.strip())
+            except PkiError as exc:
+                reason = str(exc).split(". Fix:")[0]
+                problems.append(
+                    line(
+                        name,
+                        values[name],
+                        "is refused: %s" % reason[:170],
+                        "a current certificate in PEM (renew or replace it), or take it out",
                     )
                 )
                 break
@@ -407,21 +453,36 @@ def _service_problems(values):
     return problems
 
 
-def fingerprints(values, defaults=None, names=FLEET_WIDE):
+def fingerprints(values, defaults=None, names=FLEET_WIDE, spec=None):
     """Each fleet-wide setting of a host as a digest: a fact that can be compared across hosts
     without holding a secret. defaults: the roles' literal defaults, for what a host leaves unset
-    (so a host that sets the default value agrees with one that sets nothing)."""
+    (so a host that sets the default value agrees with one that sets nothing; one whose default is
+    a template is not judged when unset); spec: the options, to compare values as the roles take
+    them ("397" from an INI inventory is 397)."""
     digests = {}
     for name in names:
         if is_secret(name):
-            continue  # compared in fleet_problems, never kept in a fact, not even as a digest
+            digests[name] = None  # compared in fleet_problems, never kept here, not even as a digest
+            continue
         value = values.get(name, UNSET)
         if value == UNSET:
             value = (defaults or {}).get(name, UNSET)
+        if value == UNSET:
+            continue
+        value = _converted(name, (spec or {}).get(name), value)
         digests[name] = hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[
             :16
         ]
     return digests
+
+
+def _converted(name, option, value):
+    if not option:
+        return value
+    result = ArgumentSpecValidator({name: dict(option, required=False)}).validate(
+        {name: copy.deepcopy(value)}
+    )
+    return value if result.errors.errors else result.validated_parameters[name]
 
 
 def _hosts_text(hosts, most=4):
@@ -454,12 +515,9 @@ def fleet_problems(
     for name in FLEET_WIDE:
         classes = {}
         for host in hosts:
-            if is_secret(name):
-                value = secrets.get(host, {}).get(name)
-            elif name in settings[host]:
-                value = settings[host][name]
-            else:
+            if name not in settings[host]:
                 continue  # not an input of this host's role (a Windows client has no protocols)
+            value = secrets.get(host, {}).get(name) if is_secret(name) else settings[host][name]
             classes.setdefault(json.dumps(value, sort_keys=True, default=str), []).append(host)
         if len(classes) > 1:
             biggest = max(classes.values(), key=len)
@@ -473,11 +531,11 @@ def fleet_problems(
                 )
             )
     for host, named in sorted((references or {}).items()):
-        for variable, group in HOST_REFERENCES:
+        for variable, group, names_ok in HOST_REFERENCES:
             target = named.get(variable)
-            if target in (None, UNSET) or (variable == "sm_server_probe_from" and target == "localhost"):
+            if target in (None, UNSET, "localhost"):
                 continue
-            if target not in groups.get("all", []) and target not in groups.get(group, []):
+            if names_ok and target not in groups.get("all", []):
                 continue  # a name, not a host: the role checks the names it accepts
             if target not in groups.get(group, []):
                 problems.append(

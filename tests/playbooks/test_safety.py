@@ -232,8 +232,8 @@ BAD_INPUT = [
      "the fleet: smtls_ssl_mode='(differs)' is fleet-wide but sm2.demo.invalid set it apart"),
     ("a host in two host roles", "two-host-roles", "web1.demo.invalid",
      "puts this host in more than one host role (sm_server, sm_webtier)"),
-    ("servers probed from a server", {"sm_server_probe_from": "sm2.demo.invalid"}, "",
-     "sm_server_probe_from='sm2.demo.invalid' (on sm1.demo.invalid) names a host that is not in sm_webtiers"),
+    ("an expired extra allowed client", "expired-client", "sm1.demo.invalid",
+     "sm_server_trusted_clients_extra=(list of 1) is refused: sm_server_trusted_clients_extra old-client: "),
     # set up on the fleet itself, one at a time (see SOLO)
     ("immutable webtier.properties on one web tier", "immutable-properties", "web2.demo.invalid",
      "is immutable or append-only (chattr +i/+a), so it cannot be replaced. Fix: chattr -i"),
@@ -332,6 +332,11 @@ def _refused(fleet, tmp_path, extra):
         extra = {"smtls_ca_dir": str(tmp_path)}
     elif extra == "limit-without-a-client":
         return run(fleet, "site.yml", "--limit", ",".join(SERVERS + WEBTIERS[:1]), *lock, expect_rc=None)
+    elif extra == "expired-client":
+        import datetime as dt
+        _key, cert = pki.create_ca("old client", valid_days=1, key_size=2048,
+                                   at=pki.now() - dt.timedelta(days=5))
+        extra = {"sm_server_trusted_clients_extra": [{"alias": "old-client", "pem": pki.cert_pem(cert)}]}
     elif extra == "ca-valid-0":
         extra = {"smtls_ca_dir": str(tmp_path / "new-ca"), "smtls_ca_valid_days": 0}
     elif extra == "ca-too-short":

@@ -506,12 +506,11 @@ def test_a_host_named_by_another_must_have_the_right_role():
     )
     found = fleet(
         {
-            "sm1": ("sm_server", {"sm_server_probe_from": "sm2"}),
-            "sm2": ("sm_server", {}),
-            "web1": ("sm_webtier", {}),
+            "sm1": ("sm_server", {}),
+            "win1": ("sm_windows_client", {"sm_windows_client_server_host": "win1"}),
         }
     )
-    assert any(p.startswith("sm_server_probe_from='sm2'") for p in found), found
+    assert any(p.startswith("sm_windows_client_server_host='win1'") for p in found), found
     # a name no host has is the role's to judge (a DNS alias of the servers)
     assert (
         fleet({"sm1": ("sm_server", {}), "web1": ("sm_webtier", {"sm_webtier_server_host": "sm.example"})})
@@ -544,8 +543,76 @@ def test_an_expired_allowed_client_is_a_problem_before_any_write():
     from smtls import smtls_pem_problem
 
     key, cert = pki.create_ca("old client", valid_days=1, key_size=2048, at=pki.now() - dt.timedelta(days=3))
-    problem = smtls_pem_problem([{"alias": "old", "pem": pki.cert_pem(cert)}],
-                                "sm_server_trusted_clients_extra")
+    problem = smtls_pem_problem(
+        [{"alias": "old", "pem": pki.cert_pem(cert)}], "sm_server_trusted_clients_extra"
+    )
     assert "sm_server_trusted_clients_extra old: CN=old client expired on" in problem
     _key, current = pki.create_ca("new client", valid_days=30, key_size=2048)
     assert smtls_pem_problem([{"alias": "new", "pem": pki.cert_pem(current)}], "x") == ""
+
+
+def _pem(days_ago, valid_days, name="a client"):
+    _key, cert = pki.create_ca(
+        name, valid_days=valid_days, key_size=2048, at=pki.now() - dt.timedelta(days=days_ago)
+    )
+    return pki.cert_pem(cert)
+
+
+@pytest.mark.parametrize(
+    "name,value,refused",
+    [
+        ("smtls_client_cas", [{"alias": "old", "pem": "__EXPIRED__"}], "expired on"),
+        ("sm_server_trusted_clients_extra", [{"alias": "x", "pem": "__EXPIRED__"}], "expired on"),
+        ("smtls_accepted_ca_certificates", ["__EXPIRED__"], "expired on"),
+        ("smtls_accepted_ca_certificates", ["__LATER__"], "is not valid before"),
+        (
+            "smtls_client_cas",
+            [{"alias": "junk", "pem": "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----"}],
+            "malformed PEM",
+        ),
+        ("smtls_client_cas", [{"alias": "ok", "pem": "__CURRENT__"}], ""),
+    ],
+)
+def test_certificates_put_into_stores_are_current(name, value, refused):
+    pems = {"__EXPIRED__": _pem(5, 1), "__LATER__": _pem(-3, 30), "__CURRENT__": _pem(1, 30)}
+    value = [
+        dict(v, pem=pems.get(v["pem"], v["pem"])) if isinstance(v, dict) else pems.get(v, v) for v in value
+    ]
+    found = [p for p in problems("sm_server", **{name: value}) if p.startswith(name)]
+    if refused:
+        assert len(found) == 1 and refused in found[0], found
+        assert_one_line(found[0], name)
+    else:
+        assert found == []
+
+
+def test_a_server_may_probe_itself_or_from_localhost_but_not_from_nowhere():
+    roles = {"sm1": ("sm_server", {"sm_server_probe_from": "sm1"}), "web1": ("sm_webtier", {})}
+    assert fleet(roles) == []
+    assert fleet({"sm1": ("sm_server", {"sm_server_probe_from": "localhost"})}) == []
+    found = fleet({"sm1": ("sm_server", {"sm_server_probe_from": "nowhere.example"})})
+    assert found and found[0].startswith("sm_server_probe_from='nowhere.example'"), found
+
+
+def test_fleet_wide_values_compare_as_the_roles_take_them():
+    # an INI inventory gives "397"; a host that sets the default agrees with one that sets nothing
+    assert fleet({"sm1": ("sm_server", {"smtls_valid_days": "397"}), "sm2": ("sm_server", {})}) == []
+    assert (
+        fleet({"sm1": ("sm_server", {"smtls_ssl_allow_legacy_protocols": "no"}), "sm2": ("sm_server", {})})
+        == []
+    )
+    # a setting whose default is a template is judged among the hosts that set it
+    assert fleet({"sm1": ("sm_server", {"smtls_ca_dir": "/srv/ca"}), "sm2": ("sm_server", {})}) == []
+    found = fleet(
+        {"sm1": ("sm_server", {"smtls_ca_dir": "/srv/ca"}), "sm2": ("sm_server", {"smtls_ca_dir": "/x"})}
+    )
+    assert found and found[0].startswith("smtls_ca_dir="), found
+    # a shared web tier secret is compared among the web tiers only
+    tiers = {
+        "sm1": ("sm_server", {}),
+        "web1": ("sm_webtier", {"sm_webtier_shared_key_passphrase": "shared-one"}),
+        "web2": ("sm_webtier", {"sm_webtier_shared_key_passphrase": "shared-two"}),
+    }
+    found = fleet(tiers)
+    assert [p for p in found if p.startswith("sm_webtier_shared_key_passphrase")], found
+    assert not any("shared-one" in p or "shared-two" in p for p in found)
