@@ -408,6 +408,8 @@ def _certificate_problems(values):
 
 
 def _lifetime_problems(values):
+    if values.get("smtls_ca_source", "internal") != "internal":
+        return []  # a corporate or ACME CA sets the validity, not smtls_valid_days
     valid, renew = _number(values.get("smtls_valid_days")), _number(values.get("smtls_renew_days"))
     if valid is not None and renew is not None and 1 <= valid and 0 <= renew and renew >= valid:
         return [

@@ -272,7 +272,7 @@ def standalone(rollout, fleet, tmp_path_factory):
     first = run("-vvv", "--diff").stdout
     second = run("--diff").stdout
     before = leaf_sha(root / "bundles/win8.demo.invalid/win8.demo.invalid.keystore", STANDALONE_PW)
-    renewed = run("-e", "smtls_renew_days=500").stdout
+    renewed = run("-e", "smtls_renew_days=500", "-e", "smtls_valid_days=501").stdout
     after = leaf_sha(root / "bundles/win8.demo.invalid/win8.demo.invalid.keystore", STANDALONE_PW)
     settled = run().stdout
     return {"root": root, "checked": checked, "exists_after_check": exists_after_check,

@@ -616,3 +616,9 @@ def test_fleet_wide_values_compare_as_the_roles_take_them():
     found = fleet(tiers)
     assert [p for p in found if p.startswith("sm_webtier_shared_key_passphrase")], found
     assert not any("shared-one" in p or "shared-two" in p for p in found)
+
+
+def test_the_renewal_rule_is_for_what_smtls_signs():
+    assert problems("sm_server", smtls_renew_days=3000) != []
+    assert problems("sm_server", smtls_renew_days=3000, smtls_ca_source="acme") == []
+    assert problems("sm_server", smtls_renew_days=3000, smtls_ca_source="files") == []
