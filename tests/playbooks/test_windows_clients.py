@@ -158,8 +158,8 @@ BAD_INPUT = [
     ("empty keystore password", {"sm_windows_client_keystore_password": ""},
      "sm_windows_client_keystore_password"),
     ("unknown delivery", {"sm_windows_client_delivery": "ftp"},
-     "sm_windows_client_delivery must be one of"),
-    ("unknown mode", {"smtls_ssl_mode": "bogus"}, "smtls_ssl_mode must be one of"),
+     "sm_windows_client_delivery='ftp' must be one of none, winrm. Fix:"),
+    ("unknown mode", {"smtls_ssl_mode": "bogus"}, "smtls_ssl_mode='bogus' must be one of none, encryption"),
     ("shared certificate subject", {"sm_windows_client_common_name": "windows-client"},
      "unique client certificate"),
 ]
