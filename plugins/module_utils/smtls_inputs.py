@@ -198,7 +198,10 @@ def shown(name, value):
     if isinstance(value, (dict, list)) and any(
         isinstance(item, dict) for item in (value if isinstance(value, list) else [value])
     ):
-        return "(%s of %d)" % ("list" if isinstance(value, list) else "dict", len(value))  # its entries may hold passwords
+        return "(%s of %d)" % (
+            "list" if isinstance(value, list) else "dict",
+            len(value),
+        )  # its entries may hold passwords
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
