@@ -52,19 +52,16 @@ NOT_ONE_LINE = ("Traceback", "filter plugin", "Validation of arguments failed", 
 
 
 def check(role, **changes):
-    names = smtls_input_names(role, ROLES)
-    values = dict(BASE[role], **changes)
-    given_values = [values.get(name, model.UNSET) for name in names]
-    return smtls_input_check(given_values, names, role, ROLES, GROUPS[role] + changes.pop("_groups", []))
-
-
-def problems(role, **changes):
+    """The model's verdict on a host of role given BASE with changes (_groups: more groups)."""
     groups = changes.pop("_groups", [])
     names = smtls_input_names(role, ROLES)
     values = dict(BASE[role], **changes)
-    return smtls_input_check(
-        [values.get(name, model.UNSET) for name in names], names, role, ROLES, GROUPS[role] + groups
-    )["problems"]
+    given_values = [values.get(name, model.UNSET) for name in names]
+    return smtls_input_check(given_values, names, role, ROLES, GROUPS[role] + groups)
+
+
+def problems(role, **changes):
+    return check(role, **changes)["problems"]
 
 
 def assert_one_line(problem, variable, secret=None):
