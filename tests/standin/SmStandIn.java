@@ -9,17 +9,25 @@
  *     SM-style `-name:value` command-line parameters, which win over sm.ini;
  *   - SM 9.50+ style password handling at every start: insert a random `smmasterkey`
  *     as the first line when it is missing, encrypt plain-text credential lines in place,
- *     and refuse to start (exit 3) when an encrypted value cannot be decrypted;
+ *     and refuse to start (exit 3) when an encrypted value cannot be decrypted; the release
+ *     is read from the install path (.../ServiceManager9.41/Server/RUN): before 9.50 nothing
+ *     is encrypted, as 9.4x does not, unknown counts as 9.50+;
  *   - the SSL parameters ssl, sslConnector, ssl_reqClientAuth (0/1/2), keystoreFile/Pass/
  *     Type, truststoreFile/Pass/Type, ssl_trustedClientsJKS/Pwd, sslEnabledProtocols,
- *     ciphers, trustedsignon, cacsignon, httpPort, httpsPort;
+ *     ciphers, trustedsignon, cacsignon, fipsmode, httpPort, httpsPort;
  *   - a plain HTTP listener and a JSSE HTTPS listener that enforces client authentication
  *     the way SM's levels are documented (level 2 = CA-signed AND listed in the
  *     trusted-clients keystore);
- *   - several servlets from <RUN>/sm.cfg: when it exists and the command line gives no port,
- *     every `sm` line with -httpPort:N and/or -httpsPort:N is a servlet with its own listeners
- *     (all in this one JVM, all with the same sm.ini settings and TLS set-up); lines without
- *     a port (background processes such as -que:, -sync) are not servlets;
+ *   - several servlets from the start file, as SM on Unix (<RUN>/smstart, a shell script) or
+ *     Windows (<RUN>/sm.cfg) starts its processes: when the command line gives no port,
+ *     smstart when it starts an `sm` process, else sm.cfg; every `sm` process with
+ *     -httpPort:N and/or -httpsPort:N is a servlet with its own listeners (all in this one
+ *     JVM, all with the same sm.ini settings and TLS set-up); processes without a port
+ *     (background processes such as -que:, -sync) are not servlets;
+ *   - the load balancer (-loadBalancer): HTTP only, every GET redirected (302) to the next
+ *     servlet in turn, on HTTPS when SSL is on;
+ *   - fipsmode:1: every store must be PKCS#12, and an OpenJDK JRE refuses to start, as the
+ *     vendor documents;
  *   - loud, fatal start-up errors (exit 2) for unusable keystores and parameters.
  *
  * What it does NOT model:
@@ -28,19 +36,22 @@
  *   - no database, no RDBMS login, no LDAP, no SMTP (sqllogin etc. are only encrypted);
  *   - not SM's real encryption algorithm: the scheme below (AES-256-GCM, key = SHA-256 of
  *     the smmasterkey hex string) is ours, so sm.ini files are NOT interchangeable with SM;
- *   - the JRE SM bundles is only emulated: when RUN/jre/release names a Java without TLS 1.3
- *     (8 before 8u261, 9, 10), TLSv1.3 is neither enabled nor accepted in sslEnabledProtocols,
+ *   - the JRE SM bundles is only emulated from RUN/jre/release (vendor and version): a Java
+ *     without TLS 1.3 (see Jre) neither enables nor accepts TLSv1.3 in sslEnabledProtocols,
  *     as that JRE's JSSE would refuse it; the process itself still runs on this machine's Java;
- *   - of sm.cfg only the servlets' ports: no separate processes (one JVM serves every servlet),
- *     no load balancing or redirection (-loadBalancer is a servlet like the others), no
- *     background processes, other parameters on an sm.cfg line are ignored, and sm.ini's
- *     httpPort/httpsPort are not used by sm.cfg's servlets;
- *   - no FIPS mode, no CAC or TSO log-on (trustedsignon is only reported back), no
- *     acceptsharedcert, no onewayssl4ws.
+ *   - no FIPS-certified crypto provider: fipsmode:1 only checks the stores and the vendor;
+ *   - of the start file only the sm processes' ports and -loadBalancer: no separate processes
+ *     (one JVM serves every servlet), smstart is not run (no variables, no conditions: every
+ *     sm line counts), no background processes, the load balancer does not learn which
+ *     servlets are up, other parameters on an sm line are ignored, and sm.ini's
+ *     httpPort/httpsPort are not used by the start file's servlets;
+ *   - no CAC or TSO log-on (trustedsignon is only reported back), no acceptsharedcert, no
+ *     onewayssl4ws.
  *
- * Usage:  java -cp <dir> SmStandIn <RUN dir> [-httpPort:N] [-httpsPort:N] [-bind:ADDR] [-name:value ...]
+ * Usage:  java -cp <dir> SmStandIn <RUN dir> [-httpPort:N] [-httpsPort:N] [-bind:ADDR]
+ *                                   [-redirectHost:NAME] [-name:value ...]
  *    or:  java SmStandIn.java <RUN dir> ...
- * Ports on the command line make it one servlet on those ports, whatever sm.cfg says.
+ * Ports on the command line make it one servlet on those ports, whatever the start file says.
  * Exit status: 0 after SIGTERM/SIGINT, 2 start-up failure (FATAL), 3 an encrypted sm.ini
  * value cannot be decrypted (master key changed or missing).
  */
@@ -222,12 +233,12 @@ public final class SmStandIn {
                 runArg = a;
             } else {
                 throw new Fatal("unexpected argument '" + a + "'. Usage: SmStandIn <RUN dir> "
-                        + "[-httpPort:N] [-httpsPort:N] [-bind:ADDR] [-name:value ...]");
+                        + "[-httpPort:N] [-httpsPort:N] [-bind:ADDR] [-redirectHost:NAME] [-name:value ...]");
             }
         }
         if (runArg == null) {
             throw new Fatal("no RUN directory given. Usage: SmStandIn <RUN dir> "
-                    + "[-httpPort:N] [-httpsPort:N] [-bind:ADDR] [-name:value ...]");
+                    + "[-httpPort:N] [-httpsPort:N] [-bind:ADDR] [-redirectHost:NAME] [-name:value ...]");
         }
         run = Paths.get(runArg).toAbsolutePath().normalize();
         if (!Files.isDirectory(run)) {
@@ -235,68 +246,140 @@ public final class SmStandIn {
         }
         info("TEST DOUBLE for the Service Manager server (not SM); RUN=" + run);
 
+        release = release(run);
+        info("release " + (release == null ? "unknown" : release));
         Path ini = run.resolve("sm.ini");
         if (Files.exists(ini)) {
-            params.putAll(new SmIni(ini).process());
+            params.putAll(new SmIni(ini, encryptsPasswords(release)).process());
         } else {
             warn("no sm.ini in " + run + "; using command-line parameters only");
         }
         params.putAll(commandLine);
 
-        Path cfg = run.resolve("sm.cfg");
-        if (Files.exists(cfg) && !commandLine.containsKey("httpport") && !commandLine.containsKey("httpsport")) {
-            servlets.addAll(readSmCfg(cfg));
-            if (servlets.isEmpty()) {
-                warn("sm.cfg " + cfg + " starts no servlet (no 'sm' line with -httpPort or -httpsPort);"
+        fips = getInt("fipsmode", 0, 1, 0) == 1;
+        if (fips && jre().vendor.equals("OpenJDK")) {
+            // Vendor: "Service Manager does not support enabling FIPS mode with OpenJDK".
+            throw new Fatal("fipsmode:1: FIPS mode is not supported on OpenJDK - the JRE in " + run.resolve("jre")
+                    + " is an OpenJDK build (" + jre().vendorNamed + " in its release file); Service Manager"
+                    + " does not support enabling FIPS mode with OpenJDK");
+        }
+
+        // SM on Unix starts from smstart, on Windows from sm.cfg; this double runs on Unix, so
+        // smstart wins - unless it starts no sm process at all (then it is not SM's start file).
+        if (!commandLine.containsKey("httpport") && !commandLine.containsKey("httpsport")) {
+            StartFile chosen = null;
+            Path smstart = run.resolve("smstart");
+            if (Files.exists(smstart)) {
+                StartFile f = readStartFile(smstart, true);
+                chosen = f.processes > 0 ? f : null;
+            }
+            Path cfg = run.resolve("sm.cfg");
+            if (chosen == null && Files.exists(cfg)) {
+                chosen = readStartFile(cfg, false);
+            }
+            if (chosen != null && chosen.servlets.isEmpty()) {
+                warn(chosen.label() + " starts no servlet (no 'sm' line with -httpPort or -httpsPort);"
                         + " using httpPort/httpsPort of sm.ini");
+            } else if (chosen != null) {
+                startFile = chosen;
+                servlets.addAll(chosen.servlets);
             }
         }
-        fromSmCfg = !servlets.isEmpty();
-        if (!fromSmCfg) {
-            servlets.add(new Servlet(1, 0, getInt("httpPort", 0, 65535), getInt("httpsPort", 0, 65535)));
+        if (startFile == null) {
+            servlets.add(new Servlet(1, 0, getInt("httpPort", 0, 65535), getInt("httpsPort", 0, 65535), false));
+        } else {
+            info("start file " + startFile.path);
         }
 
         configureAndListen();
     }
 
-    // ------------------------------------------------------------------ sm.cfg
+    // ------------------------------------------------------------------ release
 
-    /** One servlet: a line of sm.cfg, or the ports of the command line / sm.ini without one. */
+    static final java.util.regex.Pattern RELEASE_DIR = java.util.regex.Pattern.compile(
+            "(?:ServiceManager|Service Manager )(\\d+\\.\\d\\d)", java.util.regex.Pattern.CASE_INSENSITIVE);
+
+    /** SM release, e.g. "9.61", or null when unknown. */
+    String release;
+
+    /**
+     * The release the vendor's install path carries, e.g. /opt/MicroFocus/ServiceManager9.61/
+     * Server/RUN or C:\Program Files\Micro Focus\Service Manager 9.41\Server\RUN: the
+     * nearest ancestor of RUN named so.
+     */
+    static String release(Path run) {
+        for (Path p = run.getParent(); p != null && p.getFileName() != null; p = p.getParent()) {
+            java.util.regex.Matcher m = RELEASE_DIR.matcher(p.getFileName().toString());
+            if (m.matches()) {
+                return m.group(1);
+            }
+        }
+        return null;
+    }
+
+    /** SM 9.50 and later encrypt sm.ini passwords at start, 9.4x does not; unknown: as 9.50+. */
+    static boolean encryptsPasswords(String release) {
+        return release == null
+                || new java.math.BigDecimal(release).compareTo(new java.math.BigDecimal("9.50")) >= 0;
+    }
+
+    // ------------------------------------------------------------------ start file (smstart, sm.cfg)
+
+    /** One servlet: an sm process of the start file, or the ports of the command line / sm.ini. */
     static final class Servlet {
-        final int number;          // 1-based, in sm.cfg order
-        final int line;            // line of sm.cfg, 0 without sm.cfg
+        final int number;          // 1-based, in start-file order
+        final int line;            // line of the start file, 0 without one
         final Integer httpPort;    // null: not given
         final Integer httpsPort;
+        final boolean loadBalancer;
         ServerSocket http;
         SSLServerSocket https;
 
-        Servlet(int number, int line, Integer httpPort, Integer httpsPort) {
+        Servlet(int number, int line, Integer httpPort, Integer httpsPort, boolean loadBalancer) {
             this.number = number;
             this.line = line;
             this.httpPort = httpPort;
             this.httpsPort = httpsPort;
+            this.loadBalancer = loadBalancer;
         }
     }
 
-    /** The servlets as they run, in sm.cfg order; one when there is no sm.cfg. */
+    /** What a start file starts: its sm processes, and the servlets among them. */
+    static final class StartFile {
+        final Path path;
+        final List<Servlet> servlets = new ArrayList<>();
+        int processes;
+
+        StartFile(Path path) {
+            this.path = path;
+        }
+
+        /** "smstart /x/RUN/smstart": how messages name it. */
+        String label() {
+            return path.getFileName() + " " + path;
+        }
+    }
+
+    /** The servlets as they run, in start-file order; one without a start file. */
     final List<Servlet> servlets = new ArrayList<>();
-    /** True when the servlets come from sm.cfg (listening lines and logs then name them). */
-    boolean fromSmCfg;
+    /** The start file the servlets come from (listening lines and logs then name them), or null. */
+    StartFile startFile;
 
     /**
-     * The servlets of sm.cfg: `sm` lines with -httpPort:N and/or -httpsPort:N (the load
-     * balancer's included). `#` starts a comment; other lines (background processes such as
-     * `sm -que:ir`, `sm -sync`, other programs) are not servlets. Other parameters are ignored.
+     * The sm processes of smstart (shell = true) or sm.cfg, and the servlets among them: those
+     * with -httpPort:N and/or -httpsPort:N (the load balancer's included). Other processes
+     * (background ones such as `sm -que:ir`, `sm -sync`) are not servlets, other lines are
+     * ignored, and so are parameters other than the ports and -loadBalancer.
      */
-    static List<Servlet> readSmCfg(Path cfg) throws Fatal {
+    static StartFile readStartFile(Path file, boolean shell) throws Fatal {
+        StartFile found = new StartFile(file);
         List<String> lines;
         try {
             // Latin-1 never fails on a byte; the ports and names read here are ASCII.
-            lines = Files.readAllLines(cfg, StandardCharsets.ISO_8859_1);
+            lines = Files.readAllLines(file, StandardCharsets.ISO_8859_1);
         } catch (IOException e) {
-            throw new Fatal("cannot read sm.cfg " + cfg + ": " + e);
+            throw new Fatal("cannot read " + file.getFileName() + " " + file + ": " + e);
         }
-        List<Servlet> found = new ArrayList<>();
         Map<Integer, String> used = new LinkedHashMap<>();   // port -> "line N <name>"
         for (int i = 0; i < lines.size(); i++) {
             int number = i + 1;
@@ -304,27 +387,27 @@ public final class SmStandIn {
             if (i == 0 && text.startsWith("\u00EF\u00BB\u00BF")) {   // a UTF-8 BOM read as Latin-1
                 text = text.substring(3);
             }
-            int hash = text.indexOf('#');
-            if (hash >= 0) {
-                text = text.substring(0, hash);
-            }
-            String[] words = text.strip().split("\\s+");
-            if (words.length == 0 || !words[0].equals("sm")) {
+            List<String> options = shell ? smstartOptions(text) : smCfgOptions(text);
+            if (options == null) {
                 continue;   // blank, a comment, or not the sm command
             }
+            found.processes++;
             Integer http = null;
             Integer https = null;
-            for (int w = 1; w < words.length; w++) {
-                String word = words[w];
+            boolean balancer = false;
+            for (String word : options) {
                 if (!word.startsWith("-")) {
                     continue;
                 }
                 int c = word.indexOf(':');
                 String name = (c < 0 ? word.substring(1) : word.substring(1, c)).toLowerCase(Locale.ROOT);
+                if (name.equals("loadbalancer")) {
+                    balancer = c < 0 || !word.substring(c + 1).trim().equals("0");   // -name means name:1
+                }
                 if (!name.equals("httpport") && !name.equals("httpsport")) {
                     continue;
                 }
-                int port = port(cfg, number, word, c < 0 ? "" : word.substring(c + 1));
+                int port = port(file, number, word, c < 0 ? "" : word.substring(c + 1));
                 if (name.equals("httpport")) {
                     http = port;
                 } else {
@@ -343,16 +426,118 @@ public final class SmStandIn {
                 String where = "line " + number + " " + names[k];
                 String before = used.putIfAbsent(ports[k], where);
                 if (before != null) {
-                    throw new Fatal("sm.cfg " + cfg + ": port " + ports[k] + " is used twice (" + before
+                    throw new Fatal(found.label() + ": port " + ports[k] + " is used twice (" + before
                             + ", " + where + ") - every servlet needs its own ports");
                 }
             }
-            found.add(new Servlet(found.size() + 1, number, http, https));
+            found.servlets.add(new Servlet(found.servlets.size() + 1, number, http, https, balancer));
         }
         return found;
     }
 
-    static int port(Path cfg, int line, String word, String value) throws Fatal {
+    /** The words after `sm` on an sm.cfg line (`#` starts a comment), or null for another line. */
+    static List<String> smCfgOptions(String text) {
+        int hash = text.indexOf('#');
+        if (hash >= 0) {
+            text = text.substring(0, hash);
+        }
+        String[] words = text.strip().split("\\s+");
+        if (!words[0].equals("sm")) {
+            return null;
+        }
+        return Arrays.asList(words).subList(1, words.length);
+    }
+
+    /** A shell word without its quotes; op: an unquoted control or redirection operator. */
+    record Word(String text, boolean op) { }
+
+    /**
+     * The options of an sm process started by a line of smstart, or null when the line starts
+     * none: `nohup`, `exec`, `env` and NAME=value before the command are skipped, the command's
+     * basename must be `sm` (./sm, $RUN/sm, "${SMHOME}/RUN/sm"), and the options end at the
+     * first operator (&, ;, |, a redirection). The script is not run: every such line counts.
+     */
+    static List<String> smstartOptions(String line) {
+        List<Word> words = shellWords(line);
+        int i = 0;
+        while (i < words.size() && !words.get(i).op()
+                && (Set.of("nohup", "exec", "env").contains(words.get(i).text())
+                    || words.get(i).text().matches("[A-Za-z_][A-Za-z0-9_]*=.*"))) {
+            i++;
+        }
+        if (i >= words.size() || words.get(i).op()) {
+            return null;
+        }
+        String command = words.get(i).text();
+        if (!command.substring(command.lastIndexOf('/') + 1).equals("sm")) {
+            return null;
+        }
+        List<String> options = new ArrayList<>();
+        for (i++; i < words.size() && !words.get(i).op(); i++) {
+            options.add(words.get(i).text());
+        }
+        return options;
+    }
+
+    /**
+     * A line split as the shell does, simply: whitespace separates words, '...' and "..."
+     * quote (no expansion), a backslash escapes one character, an unquoted # at the start of a word
+     * starts a comment, and unquoted &, ;, |, <, > are operators even when glued to a word
+     * (-loadBalancer& is -loadBalancer then &; a digit before < or > belongs to it: 2>&1).
+     */
+    static List<Word> shellWords(String line) {
+        List<Word> words = new ArrayList<>();
+        StringBuilder word = null;
+        boolean quoted = false;   // part of the current word was quoted: 2">" is no redirection
+        for (int i = 0; i < line.length(); i++) {
+            char c = line.charAt(i);
+            boolean operator = "&;|<>".indexOf(c) >= 0;
+            if (Character.isWhitespace(c) || operator) {
+                String text = word == null ? null : word.toString();
+                word = null;
+                if (operator) {
+                    int end = i;
+                    while (end < line.length() && "&;|<>".indexOf(line.charAt(end)) >= 0) {
+                        end++;
+                    }
+                    boolean fd = text != null && !quoted && text.matches("\\d+") && (c == '<' || c == '>');
+                    if (text != null && !fd) {
+                        words.add(new Word(text, false));
+                    }
+                    words.add(new Word((fd ? text : "") + line.substring(i, end), true));
+                    i = end - 1;
+                } else if (text != null) {
+                    words.add(new Word(text, false));
+                }
+                quoted = false;
+                continue;
+            }
+            if (word == null) {
+                if (c == '#') {
+                    break;   // a comment: # at the start of a word
+                }
+                word = new StringBuilder();
+            }
+            if (c == '\'' || c == '"') {
+                int end = line.indexOf(c, i + 1);
+                end = end < 0 ? line.length() : end;   // unbalanced: the rest of the line
+                word.append(line, i + 1, end);
+                quoted = true;
+                i = end;
+            } else if (c == '\\' && i + 1 < line.length()) {
+                word.append(line.charAt(++i));
+                quoted = true;
+            } else {
+                word.append(c);
+            }
+        }
+        if (word != null) {
+            words.add(new Word(word.toString(), false));
+        }
+        return words;
+    }
+
+    static int port(Path file, int line, String word, String value) throws Fatal {
         try {
             int n = Integer.parseInt(value.trim());
             if (n >= 0 && n <= 65535) {
@@ -361,7 +546,7 @@ public final class SmStandIn {
         } catch (NumberFormatException e) {
             // reported below
         }
-        throw new Fatal("sm.cfg " + cfg + " line " + line + ": " + word
+        throw new Fatal(file.getFileName() + " " + file + " line " + line + ": " + word
                 + " is not a port (expected a number from 0 to 65535)");
     }
 
@@ -387,9 +572,11 @@ public final class SmStandIn {
     static final class SmIni {
         static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
         final Path path;
+        final boolean encrypts;   // SM 9.50+ (or unknown); 9.4x only reads the file
 
-        SmIni(Path path) {
+        SmIni(Path path, boolean encrypts) {
             this.path = path;
+            this.encrypts = encrypts;
         }
 
         Map<String, String> process() throws Fatal {
@@ -422,16 +609,16 @@ public final class SmStandIn {
                 }
             }
             boolean generated = false;
-            if (masterKey == null) {
+            if (masterKey == null && encrypts) {
                 byte[] k = new byte[32];
                 RANDOM.nextBytes(k);
                 masterKey = hex(k);
                 generated = true;
-            } else if (masterKey.isEmpty()) {
+            } else if (masterKey != null && masterKey.isEmpty()) {
                 throw new Fatal(EXIT_MASTER_KEY, "sm.ini " + path + ": smmasterkey is empty; "
                         + "the server refuses to start");
             }
-            byte[] aesKey = sha256(masterKey.getBytes(StandardCharsets.UTF_8));
+            byte[] aesKey = masterKey == null ? null : sha256(masterKey.getBytes(StandardCharsets.UTF_8));
 
             Map<String, String> values = new LinkedHashMap<>();
             int encryptedNow = 0;
@@ -442,16 +629,19 @@ public final class SmStandIn {
                 String value = l.value;
                 if (l.encrypted) {
                     try {
+                        if (aesKey == null) {
+                            throw new GeneralSecurityException("no smmasterkey");
+                        }
                         value = decrypt(l.value, aesKey);
                     } catch (GeneralSecurityException | IllegalArgumentException e) {
                         throw new Fatal(EXIT_MASTER_KEY, "sm.ini " + path + " line " + l.number
                                 + ": cannot decrypt *" + l.name + " - "
-                                + (generated ? "the file has no smmasterkey line"
+                                + (generated || aesKey == null ? "the file has no smmasterkey line"
                                              : "smmasterkey is not the key this value was encrypted with")
                                 + " (do not change or remove smmasterkey; to re-key, delete it and put every"
                                 + " encrypted value back in plain text). The server refuses to start.");
                     }
-                } else if (SECRET_NAMES.contains(l.name.toLowerCase(Locale.ROOT)) && !value.isEmpty()) {
+                } else if (encrypts && SECRET_NAMES.contains(l.name.toLowerCase(Locale.ROOT)) && !value.isEmpty()) {
                     l.replacement = "*" + l.name + ":" + encrypt(value, aesKey);
                     encryptedNow++;
                 }
@@ -699,6 +889,22 @@ public final class SmStandIn {
             throw new Fatal("cannot open " + where + ": not a JKS or PKCS12 keystore"
                     + (detected == null ? "" : " (it is JCEKS)"));
         }
+        if (fips) {
+            // FIPS mode opens PKCS#12 only: the declared type (trusted clients: the file) and the file.
+            String declared = typeParam == null ? detected : storeType(typeParam);
+            String declaredAs = typeParam == null ? "" : typeParam + (get(typeParam) == null
+                    ? " defaults to jks" : " is " + declared);
+            if (!detected.equals("pkcs12")) {
+                throw new Fatal("fipsmode:1 needs PKCS#12 stores: " + where + " is "
+                        + detected.toUpperCase(Locale.ROOT) + (typeParam == null ? "" : " (" + declaredAs + ")")
+                        + " - convert it (keytool -importkeystore -deststoretype pkcs12)"
+                        + (typeParam == null ? "" : " and set " + typeParam + ":pkcs12"));
+            }
+            if (!declared.equals("pkcs12")) {
+                throw new Fatal("fipsmode:1 needs PKCS#12 stores: " + where + " is PKCS12 but " + declaredAs
+                        + " - set " + typeParam + ":pkcs12");
+            }
+        }
         if (typeParam != null) {
             String declared = storeType(typeParam);
             if (!declared.equals(detected)) {
@@ -741,6 +947,8 @@ public final class SmStandIn {
 
     int clientAuth;
     String trustedSignOn = "0";
+    boolean sslOn;
+    boolean fips;
 
     SSLContext buildContext(String ksWhere) throws Fatal {
         try {
@@ -921,7 +1129,7 @@ public final class SmStandIn {
             clientAuth = clientAuth == 2 ? 2 : 1;
             info("cacsignon:1 forces ssl:1 sslConnector:1 ssl_reqClientAuth:" + clientAuth);
         }
-        boolean sslOn = ssl == 1 && (connector == null || connector != 0);
+        sslOn = ssl == 1 && (connector == null || connector != 0);
         if (ssl == 1 && !sslOn) {
             warn("ssl:1 but sslConnector:0 - no HTTPS connector is opened");
         }
@@ -936,6 +1144,9 @@ public final class SmStandIn {
         } catch (IOException e) {
             throw new Fatal("bind address " + bindName + " cannot be resolved: " + e.getMessage());
         }
+        if (servlets.stream().anyMatch(s -> s.loadBalancer)) {
+            redirectHost = redirectHost();
+        }
 
         // One SSL set-up for every servlet; every listener is bound before any is reported.
         SSLContext ctx = null;
@@ -944,10 +1155,16 @@ public final class SmStandIn {
             ctx = buildContext(ksWhere);
         }
         for (Servlet s : servlets) {
-            String servlet = fromSmCfg ? " for servlet " + s.number + " (sm.cfg line " + s.line + ")" : "";
-            if (sslOn) {
+            String servlet = startFile == null ? ""
+                    : " for servlet " + s.number + " (" + startFile.path.getFileName() + " line " + s.line + ")";
+            if (s.loadBalancer) {
+                // The load balancer only redirects: HTTP whatever ssl says, its httpsPort unused.
+                if (s.httpPort == null) {
+                    warn("servlet " + s.number + ": the load balancer has no httpPort - no listener");
+                }
+            } else if (sslOn) {
                 if (s.httpsPort == null) {
-                    warn((fromSmCfg ? "servlet " + s.number + ": " : "")
+                    warn((startFile != null ? "servlet " + s.number + ": " : "")
                             + "SSL is on but httpsPort is not given - no HTTPS listener");
                 } else {
                     try {
@@ -995,13 +1212,15 @@ public final class SmStandIn {
             Runtime.getRuntime().halt(0);   // SIGTERM/SIGINT: clean exit with status 0
         }, "sm-standin-shutdown"));
 
-        // Without sm.cfg exactly the line of old (parsers rely on it); with it one per servlet.
+        // Without a start file exactly the line of old (parsers rely on it); with one, one per
+        // servlet, the load balancer's with a field appended (name=value: readers skip it).
         for (Servlet s : servlets) {
-            info("listening" + (fromSmCfg ? " servlet=" + s.number : "")
+            info("listening" + (startFile != null ? " servlet=" + s.number : "")
                     + " http=" + (s.http == null ? "off" : Integer.toString(s.http.getLocalPort()))
                     + " https=" + (s.https == null ? "off" : Integer.toString(s.https.getLocalPort()))
                     + " clientAuth=" + clientAuth
-                    + " protocols=" + (s.https == null ? "off" : String.join(",", s.https.getEnabledProtocols())));
+                    + " protocols=" + (s.https == null ? "off" : String.join(",", s.https.getEnabledProtocols()))
+                    + (s.loadBalancer ? " loadBalancer=1" : ""));
         }
 
         try {
@@ -1012,44 +1231,80 @@ public final class SmStandIn {
     }
 
     static final java.util.regex.Pattern JAVA_VERSION = java.util.regex.Pattern
-            .compile("^JAVA_VERSION=\"?(1\\.(\\d+)\\.\\d+(?:_(\\d+))?[^\"]*|(\\d+)[^\"]*)\"?\\s*$");
+            .compile("(1\\.(\\d+)\\.\\d+(?:_(\\d+))?.*|(\\d+).*)");
 
-    /** RUN/jre/release, read once for every servlet's listener (see emulatedJreWithoutTls13). */
-    boolean jreRead;
-    String jreWithoutTls13;
+    /** The JRE a real SM runs, from RUN/jre/release; emulated on this machine's Java. */
+    static final class Jre {
+        String version;          // JAVA_VERSION, null when not given
+        String vendor;           // Oracle, IBM, OpenJDK or unknown
+        String vendorNamed;      // how release names it, for messages
+        boolean tls13 = true;    // without a version: this machine's Java, which has it
 
-    String emulatedJreWithoutTls13() {
-        if (!jreRead) {
-            jreWithoutTls13 = readJreWithoutTls13();
-            jreRead = true;
+        /** "OpenJDK 1.8.0_262": for messages. */
+        @Override
+        public String toString() {
+            return vendor + " " + version;
         }
-        return jreWithoutTls13;
+    }
+
+    Jre jre;
+
+    /** RUN/jre/release, read once (vendor for fipsmode, TLS 1.3 for every listener). */
+    Jre jre() {
+        if (jre == null) {
+            jre = readJre(run.resolve("jre").resolve("release"));
+        }
+        return jre;
     }
 
     /**
-     * The version named by RUN/jre/release when that Java has no TLS 1.3 (8 before 8u261, 9,
-     * 10), else null: the JRE a real SM runs, emulated on this machine's Java.
+     * Vendor: BUILD_TYPE="commercial" or IMPLEMENTOR "Oracle Corporation" is Oracle, an
+     * IMPLEMENTOR with IBM is IBM, any other IMPLEMENTOR (Eclipse Adoptium, Red Hat, Azul,
+     * Amazon, ...) is an OpenJDK build. TLS 1.3: Java 11+; on Java 8 Oracle from 8u261
+     * (JDK-8245485), OpenJDK from 8u272 (JDK-8248721), IBM's and unknown ones not; 9 and 10 not.
      */
-    String readJreWithoutTls13() {
-        Path release = run.resolve("jre").resolve("release");
-        if (!Files.isRegularFile(release)) {
-            return null;
-        }
+    static Jre readJre(Path release) {
+        Map<String, String> fields = new LinkedHashMap<>();
         try {
             for (String line : Files.readAllLines(release, StandardCharsets.UTF_8)) {
-                java.util.regex.Matcher m = JAVA_VERSION.matcher(line.trim());
-                if (!m.matches()) {
-                    continue;
+                int eq = line.indexOf('=');
+                if (eq > 0) {
+                    String value = line.substring(eq + 1).trim();
+                    fields.put(line.substring(0, eq).trim(), value.replaceAll("^\"|\"$", ""));
                 }
-                int major = m.group(2) != null ? Integer.parseInt(m.group(2)) : Integer.parseInt(m.group(4));
-                int update = m.group(3) != null ? Integer.parseInt(m.group(3)) : 0;
-                boolean tls13 = major >= 11 || (major == 8 && update >= 261);
-                return tls13 ? null : m.group(1);
             }
         } catch (IOException e) {
-            return null;
+            // no release file: nothing to emulate
         }
-        return null;
+        Jre jre = new Jre();
+        String implementor = fields.get("IMPLEMENTOR");
+        String buildType = fields.get("BUILD_TYPE");
+        if ("commercial".equals(buildType) || "Oracle Corporation".equals(implementor)) {
+            jre.vendor = "Oracle";
+        } else if (implementor != null && implementor.contains("IBM")) {
+            jre.vendor = "IBM";
+        } else if (implementor != null) {
+            jre.vendor = "OpenJDK";
+        } else {
+            jre.vendor = "unknown";
+        }
+        jre.vendorNamed = implementor != null ? "IMPLEMENTOR=\"" + implementor + "\""
+                : buildType != null ? "BUILD_TYPE=\"" + buildType + "\"" : "no IMPLEMENTOR";
+        String version = fields.get("JAVA_VERSION");
+        java.util.regex.Matcher m = JAVA_VERSION.matcher(version == null ? "" : version);
+        if (m.matches()) {
+            jre.version = version;
+            int major = m.group(2) != null ? Integer.parseInt(m.group(2)) : Integer.parseInt(m.group(4));
+            int update = m.group(3) != null ? Integer.parseInt(m.group(3)) : 0;
+            int firstJava8 = jre.vendor.equals("Oracle") ? 261 : jre.vendor.equals("OpenJDK") ? 272 : -1;
+            jre.tls13 = major >= 11 || (major == 8 && firstJava8 > 0 && update >= firstJava8);
+        }
+        return jre;
+    }
+
+    /** The emulated JRE when it has no TLS 1.3, else null. */
+    Jre emulatedJreWithoutTls13() {
+        return jre().tls13 ? null : jre();
     }
 
     boolean protocolsWarned;
@@ -1062,7 +1317,7 @@ public final class SmStandIn {
             s.setNeedClientAuth(false);
         }
         List<String> protocols = commaList(get("sslEnabledProtocols"));
-        String emulated = emulatedJreWithoutTls13();
+        Jre emulated = emulatedJreWithoutTls13();
         if (emulated != null && protocols.isEmpty()) {
             List<String> defaults = new ArrayList<>(Arrays.asList(s.getEnabledProtocols()));
             defaults.remove("TLSv1.3");
@@ -1103,6 +1358,46 @@ public final class SmStandIn {
         }
     }
 
+    // ------------------------------------------------------------------ load balancer
+
+    /** Host the load balancer's Location names (-redirectHost, like -bind only the stand-in's). */
+    String redirectHost;
+    final AtomicInteger nextServlet = new AtomicInteger();
+
+    String redirectHost() {
+        String name = get("redirectHost");
+        if (name == null || name.isEmpty()) {
+            try {
+                name = InetAddress.getLocalHost().getCanonicalHostName();
+            } catch (IOException e) {
+                warn("cannot tell this machine's host name (" + e.getMessage() + "); the load balancer "
+                        + "redirects to localhost - give -redirectHost:NAME");
+                name = "localhost";
+            }
+        }
+        return name.contains(":") && !name.startsWith("[") ? "[" + name + "]" : name;   // an IPv6 literal
+    }
+
+    /**
+     * Where the load balancer sends the next client: the servlets (not itself) in turn, on
+     * HTTPS when SSL is on, else on HTTP; null when there is none to send to.
+     */
+    String[] redirect() {
+        List<Servlet> targets = new ArrayList<>();
+        for (Servlet s : servlets) {
+            if (!s.loadBalancer && (sslOn ? s.https : s.http) != null) {
+                targets.add(s);
+            }
+        }
+        if (targets.isEmpty()) {
+            return null;
+        }
+        Servlet t = targets.get(Math.floorMod(nextServlet.getAndIncrement(), targets.size()));
+        int port = (sslOn ? t.https : t.http).getLocalPort();
+        return new String[] {(sslOn ? "https" : "http") + "://" + redirectHost + ":" + port + "/",
+                             Integer.toString(t.number)};
+    }
+
     void acceptLoop(ServerSocket server, boolean tls, Servlet servlet) {
         listeners.add(server);
         Thread t = new Thread(() -> {
@@ -1121,9 +1416,9 @@ public final class SmStandIn {
         t.start();
     }
 
-    /** "https", or "https servlet=2" when the servlets come from sm.cfg: for the log. */
+    /** "https", or "https servlet=2" when the servlets come from a start file: for the log. */
     String scheme(boolean tls, Servlet servlet) {
-        return (tls ? "https" : "http") + (fromSmCfg ? " servlet=" + servlet.number : "");
+        return (tls ? "https" : "http") + (startFile != null ? " servlet=" + servlet.number : "");
     }
 
     void handle(Socket socket, boolean tls, Servlet servlet) {
@@ -1157,8 +1452,21 @@ public final class SmStandIn {
             }
             String method = requestLine.split(" ", 2)[0];
             OutputStream out = socket.getOutputStream();
+            String result = "";
             if (!method.equals("GET") && !method.equals("HEAD")) {
                 respond(out, 405, "Method Not Allowed", "sm-standin: only GET\n", false);
+            } else if (servlet.loadBalancer) {
+                String[] to = redirect();
+                String body = "sm-standin loadbalancer\nservlet=" + servlet.number + "\n";
+                if (to == null) {
+                    respond(out, 503, "Service Unavailable", body + "error=no servlet to send to\n",
+                            method.equals("HEAD"));
+                    result = " -> 503 no servlet";
+                } else {
+                    respond(out, 302, "Found", body + "redirect=" + to[0] + "\n", method.equals("HEAD"),
+                            "Location: " + to[0] + "\r\n");
+                    result = " -> 302 servlet=" + to[1] + " " + to[0];
+                }
             } else if (tls) {
                 respond(out, 200, "OK", "server=sm-standin\nclient=" + client + "\ntrustedsignon="
                         + trustedSignOn + "\nprotocol=" + protocol + "\nservlet=" + servlet.number + "\n",
@@ -1167,7 +1475,7 @@ public final class SmStandIn {
                 respond(out, 200, "OK", "sm-standin http\nservlet=" + servlet.number + "\n", method.equals("HEAD"));
             }
             info(scheme + " " + peer + " \"" + requestLine + "\""
-                    + (tls ? " " + protocol + " client=" + client : ""));
+                    + (tls ? " " + protocol + " client=" + client : "") + result);
         } catch (SocketTimeoutException e) {
             warn(scheme + " " + peer + " timed out");
         } catch (SSLException e) {
@@ -1206,8 +1514,14 @@ public final class SmStandIn {
 
     static void respond(OutputStream out, int code, String reason, String body, boolean headOnly)
             throws IOException {
+        respond(out, code, reason, body, headOnly, "");
+    }
+
+    /** headers: more header lines, each ending in CRLF. */
+    static void respond(OutputStream out, int code, String reason, String body, boolean headOnly, String headers)
+            throws IOException {
         byte[] b = body.getBytes(StandardCharsets.UTF_8);
-        String head = "HTTP/1.1 " + code + " " + reason + "\r\n"
+        String head = "HTTP/1.1 " + code + " " + reason + "\r\n" + headers
                 + "Content-Type: text/plain; charset=utf-8\r\n"
                 + "Content-Length: " + b.length + "\r\n"
                 + "Connection: close\r\n"

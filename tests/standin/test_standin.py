@@ -118,7 +118,7 @@ class Material:
 @pytest.fixture(scope="session")
 def material(tmp_path_factory):
     """CA, server cert for localhost/127.0.0.1, clients 'allowed', 'unlisted' (same CA) and
-    'rogue' (other CA); keystores server.jks, server.p12, truststore.jks, trustedclients.p12."""
+    'rogue' (other CA); keystores server.jks, server.p12, truststore.jks/.p12, trustedclients.p12/.jks."""
     out = tmp_path_factory.mktemp("material")
     ca_key = _key()
     ca = _cert("smtls stand-in test CA", ca_key)
@@ -136,9 +136,10 @@ def material(tmp_path_factory):
             "-srcstorepass:env", "SRC_PASS",
             "-destkeystore", str(out / "server.jks"), "-deststoretype", "JKS",
             "-deststorepass:env", "DST_PASS", SRC_PASS=KS_PASS, DST_PASS=KS_PASS)
-    keytool("-importcert", "-noprompt", "-alias", "smtls-ca", "-file", str(out / "ca.pem"),
-            "-keystore", str(out / "truststore.jks"), "-storetype", "JKS",
-            "-storepass:env", "TS_PASS", TS_PASS=TS_PASS)
+    for store, store_type in (("truststore.jks", "JKS"), ("truststore.p12", "PKCS12")):
+        keytool("-importcert", "-noprompt", "-alias", "smtls-ca", "-file", str(out / "ca.pem"),
+                "-keystore", str(out / store), "-storetype", store_type,
+                "-storepass:env", "TS_PASS", TS_PASS=TS_PASS)
 
     rogue_ca_key = _key()
     rogue_ca = _cert("rogue CA", rogue_ca_key)
@@ -154,9 +155,10 @@ def material(tmp_path_factory):
                                         f"CN={name} client,O=smtls stand-in tests")
     # The trusted-clients list holds only the 'allowed' client (PKCS12, like FIPS mode's
     # trustedclients.p12: the stand-in detects the format itself).
-    keytool("-importcert", "-noprompt", "-alias", "allowed", "-file", str(out / "allowed.pem"),
-            "-keystore", str(out / "trustedclients.p12"), "-storetype", "PKCS12",
-            "-storepass:env", "TC_PASS", TC_PASS=TC_PASS)
+    for store, store_type in (("trustedclients.p12", "PKCS12"), ("trustedclients.jks", "JKS")):
+        keytool("-importcert", "-noprompt", "-alias", "allowed", "-file", str(out / "allowed.pem"),
+                "-keystore", str(out / store), "-storetype", store_type,
+                "-storepass:env", "TC_PASS", TC_PASS=TC_PASS)
     return material
 
 
@@ -243,8 +245,8 @@ def launch(classes, tmp_path):
     started = []
 
     def make(lines=None, run_name="RUN", source_mode=False):
-        run = tmp_path / run_name
-        run.mkdir(exist_ok=True)
+        run = tmp_path / run_name   # may be an install path: ServiceManager9.41/Server/RUN
+        run.mkdir(parents=True, exist_ok=True)
         if lines is not None:
             write_ini(run, lines)
         command = ["java", *JAVA_OPTS]
@@ -282,6 +284,7 @@ class Reply:
     cipher: str = None
     peer_sha256: str = None
     error: Exception = None
+    headers: dict = field(default_factory=dict)
 
 
 def https_get(material, port, client=None, min_version=None, max_version=None):
@@ -336,6 +339,8 @@ def _parse(reply, data):
         return
     lines = head.decode("latin-1").split("\r\n")
     reply.status = int(lines[0].split()[1])
+    reply.headers = {name.strip().lower(): value.strip()
+                     for name, _, value in (line.partition(":") for line in lines[1:])}
     length = next((int(line.split(":", 1)[1]) for line in lines
                    if line.lower().startswith("content-length:")), None)
     reply.ok = reply.status == 200 and length == len(body)
@@ -424,14 +429,25 @@ def test_enabled_protocols(material, launch):
     assert tls12.protocol == "TLSv1.2" and tls12.body["protocol"] == "TLSv1.2"
 
 
-@pytest.mark.parametrize("version, tls13", [("1.8.0_202", False), ("1.8.0_392-b08", True),
-                                             ("11.0.21", True), ("17", True)])
-def test_jre_release_decides_tls13(material, launch, version, tls13):
-    """RUN/jre/release names the JRE SM runs: one without TLS 1.3 neither offers it by default
-    nor starts with it in sslEnabledProtocols, as that JRE's JSSE would refuse the name."""
+@pytest.mark.parametrize("vendor, version, tls13", [
+    ('IMPLEMENTOR="Eclipse Adoptium"', "1.8.0_262", False),      # OpenJDK 8: from 8u272
+    ('IMPLEMENTOR="Red Hat, Inc."', "1.8.0_272", True),
+    ('IMPLEMENTOR="Oracle Corporation"', "1.8.0_262", True),    # Oracle 8: from 8u261
+    ('BUILD_TYPE="commercial"', "1.8.0_202", False),
+    ('IMPLEMENTOR="IBM Corporation"', "1.8.0_392-b08", False),  # IBM 8: none
+    ("", "1.8.0_392-b08", False),                                # unknown vendor 8: none
+    ('IMPLEMENTOR="Azul Systems, Inc."', "10.0.2", False),
+    ('IMPLEMENTOR="IBM Corporation"', "11.0.21", True),
+    ("", "17", True),
+], ids=["openjdk-8u262", "openjdk-8u272", "oracle-8u262", "oracle-8u202", "ibm-8", "unknown-8",
+        "java10", "ibm-11", "unknown-17"])
+def test_jre_release_decides_tls13(material, launch, vendor, version, tls13):
+    """RUN/jre/release names the JRE SM runs, vendor and version: one without TLS 1.3 neither
+    offers it by default nor starts with it in sslEnabledProtocols, as that JRE's JSSE would
+    refuse the name."""
     standin = launch()
     (standin.run / "jre").mkdir()
-    (standin.run / "jre" / "release").write_text(f'IMPLEMENTOR="Test"\nJAVA_VERSION="{version}"\n')
+    (standin.run / "jre" / "release").write_text(f'{vendor}\nJAVA_VERSION="{version}"\n')
     write_ini(standin.run, ssl_ini(material, standin.run, 0))
     standin.start()
     assert ("TLSv1.3" in standin.listening) == tls13, standin.listening
@@ -490,7 +506,7 @@ def test_command_line_wins_over_sm_ini(material, launch):
 # --------------------------------------------------------------------------- servlets (sm.cfg)
 
 LISTENING = re.compile(r"sm-standin: listening servlet=(\d+) http=(\d+|off) https=(\d+|off) "
-                       r"clientAuth=([012]) protocols=(\S+)")
+                       r"clientAuth=([012]) protocols=(\S+)(?: loadBalancer=1)?")
 
 
 def write_cfg(run, lines):
@@ -527,7 +543,7 @@ def test_servlets_from_sm_cfg(material, launch):
     ports = [(free_port(), free_port()) for _ in range(3)]
     write_cfg(standin.run, [
         "# sm.cfg of the stand-in tests",
-        f"sm -httpPort:{ports[0][0]} -httpsPort:{ports[0][1]} -loadBalancer",
+        f"sm -httpPort:{ports[0][0]} -httpsPort:{ports[0][1]} -log:../logs/sm1.log",
         "",
         f"sm -httpPort:{ports[1][0]} -httpsPort:{ports[1][1]}",
         "sm -que:ir",
@@ -564,22 +580,22 @@ def test_servlets_from_sm_cfg(material, launch):
 
 
 def test_servlet_without_https_port(material, launch):
-    """The load balancer line often has no httpsPort: with SSL on it gets HTTP only."""
+    """A servlet line without httpsPort: with SSL on it gets HTTP only, and a warning."""
     standin = launch()
     standin.ports = False
     write_ini(standin.run, ssl_ini(material, standin.run, 0))
-    balancer, (http, https) = free_port(), (free_port(), free_port())
-    write_cfg(standin.run, [f"sm -httpPort:{balancer} -loadBalancer",
+    http_only, (http, https) = free_port(), (free_port(), free_port())
+    write_cfg(standin.run, [f"sm -httpPort:{http_only} -debugnode",
                             f"sm -httpPort:{http} -httpsPort:{https}"])
     standin.start()
     lines = listening(standin, 2)
     assert [LISTENING.fullmatch(line).groups()[:3] for line in lines] == [
-        ("1", str(balancer), "off"), ("2", str(http), str(https))], lines
+        ("1", str(http_only), "off"), ("2", str(http), str(https))], lines
     assert lines[0].endswith(" protocols=off")
     assert wait_for_log(standin, "sm-standin: WARNING servlet 1: SSL is on but httpsPort is not given"
                                  " - no HTTPS listener")
     assert "servlet 2:" not in standin.stderr
-    assert http_servlet(balancer) == "1"
+    assert http_servlet(http_only) == "1"
     assert http_servlet(http) == "2"
     reply = https_get(material, https)
     assert reply.ok, reply.error
@@ -663,6 +679,126 @@ def test_command_line_ports_win_over_sm_cfg(material, launch):
         f"sm-standin: listening http={standin.http_port} https={standin.https_port} ")
 
 
+SMSTART = """#!/bin/sh
+# smstart of the stand-in tests: SM on Unix starts its processes from here
+SMHOME="/opt/MicroFocus/ServiceManager9.61/Server"; export SMHOME
+RUN=$SMHOME/RUN
+cd "$RUN" || exit 1   # sm -httpPort:{x1} is a comment here
+nohup ./sm -httpPort:{lb} -loadBalancer& # the load balancer
+nohup "${{SMHOME}}/RUN/sm" -httpPort:{h1} -httpsPort:{s1} >../logs/sm1.log 2>&1 &
+exec env LANG=C $RUN/sm '-httpsPort:{s2}' "-httpPort:{h2}" 2>/dev/null -httpPort:{x2}; echo -httpPort:{x3}
+SM_OPTS=-debugnode /opt/x/RUN/sm -httpPort:{h3} -httpsPort:{s3}|tee -a ../logs/sm3.log
+A=1 B='x y' sm -log:a#b '#' -httpPort:{h4};sm -httpPort:{x4}
+sm 2 -httpsPort:{s5} -httpPort:{h5} 2>log <&- -httpPort:{x5}
+sm -que:ir &
+sm -sync;
+#sm -httpPort:{x6}
+if [ -x ./sm ]; then echo "sm -httpPort:{x7}"; fi
+./smx -httpPort:{x8}
+echo sm -httpPort:{x9} & wait
+"""
+
+
+def write_smstart(run, text):
+    (run / "smstart").write_text(text)
+
+
+def test_smstart_is_the_unix_start_file(material, launch):
+    """Every sm process smstart starts (nohup, exec, env, ./sm, $RUN/sm, quotes) is read, up to
+    the first operator or redirection; comments, echo, if and other commands are not. smstart
+    wins over an sm.cfg beside it, as SM on Unix starts from smstart."""
+    standin = launch()
+    standin.ports = False
+    write_ini(standin.run, ssl_ini(material, standin.run, 0))
+    ports = {name: free_port() for name in ("lb", "h1", "s1", "h2", "s2", "h3", "s3", "h4", "h5", "s5")}
+    ports.update({f"x{n}": n for n in range(1, 10)})   # must not be read: a servlet there shows
+    write_smstart(standin.run, SMSTART.format(**ports))
+    cfg_http = free_port()
+    write_cfg(standin.run, [f"sm -httpPort:{cfg_http}"])
+    standin.start()
+    lines = listening(standin, 6)
+    assert [LISTENING.fullmatch(line).groups()[:3] for line in lines] == [
+        ("1", str(ports["lb"]), "off"), ("2", str(ports["h1"]), str(ports["s1"])),
+        ("3", str(ports["h2"]), str(ports["s2"])), ("4", str(ports["h3"]), str(ports["s3"])),
+        ("5", str(ports["h4"]), "off"), ("6", str(ports["h5"]), str(ports["s5"]))], lines
+    assert lines[0].endswith(" loadBalancer=1") and "loadBalancer" not in "".join(lines[1:])
+    out = standin.stdout.splitlines()
+    start_line = f"sm-standin: start file {standin.run}/smstart"
+    assert start_line in out and "listening" not in start_line
+    assert out.index("sm-standin: release unknown") < out.index(start_line) < out.index(lines[0])
+    time.sleep(0.3)
+    assert len(listening(standin, 7, timeout=0)) == 6, "a line that starts no servlet became one"
+    for number, https in ((2, "s1"), (3, "s2"), (4, "s3"), (6, "s5")):
+        reply = https_get(material, ports[https])
+        assert reply.ok and reply.body["servlet"] == str(number), reply.error
+    assert http_servlet(ports["h4"]) == "5"
+    assert wait_for_log(standin, "WARNING servlet 5: SSL is on but httpsPort is not given")
+    assert "servlet 1:" not in standin.stderr   # the load balancer has HTTP only, and says nothing
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", cfg_http), timeout=2).close()
+
+
+@pytest.mark.parametrize("smstart, servlets_from", [
+    (["#!/bin/sh", "# sm -httpPort:13080", "cd /opt/sm/RUN", 'echo "sm -httpPort:13080"', "wait"], "sm.cfg"),
+    (["nohup sm -que:ir &", "sm -sync &"], "sm.ini"),
+], ids=["no-sm-process", "only-background-processes"])
+def test_smstart_without_servlets(material, launch, smstart, servlets_from):
+    """smstart that starts no sm process is no start file: sm.cfg is. One that starts only
+    background processes is the start file, without servlets: the ports of sm.ini, as sm.cfg."""
+    standin = launch()
+    standin.ports = False
+    write_ini(standin.run, ["ssl:0", f"httpPort:{standin.http_port}"])
+    write_smstart(standin.run, "\n".join(smstart) + "\n")
+    cfg_http = free_port()
+    write_cfg(standin.run, [f"sm -httpPort:{cfg_http}"])
+    standin.start()
+    if servlets_from == "sm.cfg":
+        assert standin.listening == (f"sm-standin: listening servlet=1 http={cfg_http} https=off "
+                                     "clientAuth=0 protocols=off")
+        assert f"sm-standin: start file {standin.run}/sm.cfg" in standin.stdout.splitlines()
+        assert http_servlet(cfg_http) == "1"
+    else:
+        assert standin.listening == (f"sm-standin: listening http={standin.http_port} https=off "
+                                     "clientAuth=0 protocols=off")
+        assert "start file" not in standin.stdout
+        assert wait_for_log(standin, f"smstart {standin.run}/smstart starts no servlet")
+
+
+@pytest.mark.parametrize("smstart, expected", [
+    (["sm -httpPort:{a} -loadBalancer &", "nohup ./sm -httpPort:{b} -httpsPort:abc >/dev/null 2>&1 &"],
+     r"FATAL smstart \S*/RUN/smstart line 2: -httpsPort:abc is not a port"),
+    (["sm -httpPort:{a} &", "exec ./sm -httpsPort:{a}&"],
+     r"FATAL smstart \S*/RUN/smstart: port {a} is used twice \(line 1 httpPort, line 2 httpsPort\)"),
+], ids=["malformed", "duplicate"])
+def test_bad_smstart_is_fatal(material, launch, smstart, expected):
+    """The port rules of sm.cfg, naming smstart (an sm.cfg beside it does not matter)."""
+    standin = launch()
+    standin.ports = False
+    write_ini(standin.run, ["ssl:0"])
+    ports = {name: free_port() for name in "ab"}
+    write_smstart(standin.run, "".join(line.format(**ports) + "\n" for line in smstart))
+    write_cfg(standin.run, [f"sm -httpPort:{free_port()}"])
+    status, out, err = standin.run_to_exit()
+    assert status == 2, err
+    assert re.search(r"^sm-standin: " + expected.format(**ports), err, re.MULTILINE), err
+    assert "listening" not in out
+
+
+def test_port_in_use_names_smstart(material, launch):
+    standin = launch()
+    standin.ports = False
+    write_ini(standin.run, ["ssl:0"])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        write_smstart(standin.run, f"sm -httpPort:{free_port()} &\nsm -sync &\n./sm -httpPort:{port} &\n")
+        status, out, err = standin.run_to_exit()
+    assert status == 2, err
+    assert re.search(rf"^sm-standin: FATAL cannot listen on httpPort {port} \(127\.0\.0\.1\) "
+                     rf"for servlet 2 \(smstart line 3\): ", err, re.MULTILINE), err
+
+
 def test_sm_cfg_without_servlets_falls_back_to_sm_ini(material, launch):
     standin = launch()
     standin.ports = False
@@ -673,6 +809,160 @@ def test_sm_cfg_without_servlets_falls_back_to_sm_ini(material, launch):
                                  "clientAuth=0 protocols=off")
     assert wait_for_log(standin, "starts no servlet")
     assert http_servlet(standin.http_port) == "1"
+
+
+# --------------------------------------------------------------------------- load balancer
+
+def balancer_get(port):
+    """GET on the load balancer: (status, Location header, body lines as a dict)."""
+    reply = http_get(port)
+    assert reply.status in (302, 503), (reply.status, reply.error, reply.body)
+    first, _, rest = reply.body.partition("\n")
+    assert first == "sm-standin loadbalancer", reply.body
+    return reply.status, reply.headers.get("location"), dict(
+        line.split("=", 1) for line in rest.splitlines())
+
+
+def test_load_balancer_redirects_in_turn_over_https(material, launch):
+    """-loadBalancer: HTTP only (its httpsPort unused, no warning), each GET a 302 to the next
+    servlet's HTTPS listener on -redirectHost; background processes and itself are not targets."""
+    standin = launch()
+    standin.ports = False
+    write_ini(standin.run, ssl_ini(material, standin.run, 0))
+    lb, lb_https = free_port(), free_port()
+    ports = [(free_port(), free_port()) for _ in range(2)]
+    write_cfg(standin.run, [f"sm -httpPort:{lb} -httpsPort:{lb_https} -loadBalancer", "sm -que:ir",
+                            *(f"sm -httpPort:{http} -httpsPort:{https}" for http, https in ports)])
+    standin.start("-redirectHost:sm1.demo.invalid")
+    lines = listening(standin, 3)
+    assert LISTENING.fullmatch(lines[0]).groups()[:3] == ("1", str(lb), "off"), lines
+    assert lines[0].endswith(" protocols=off loadBalancer=1")
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", lb_https), timeout=2).close()
+
+    expected = [f"https://sm1.demo.invalid:{https}/" for _, https in ports]
+    for turn in range(4):
+        status, location, body = balancer_get(lb)
+        assert status == 302 and location == expected[turn % 2], (turn, location)
+        assert body == {"servlet": "1", "redirect": location}
+        reply = https_get(material, int(location.rsplit(":", 1)[1].rstrip("/")))
+        assert reply.ok and reply.body["servlet"] == str(2 + turn % 2), reply.error
+    assert wait_for_log(standin, f"-> 302 servlet=3 {expected[1]}", stream="stdout")
+    assert "httpsPort is not given" not in standin.stderr
+
+
+def test_load_balancer_redirects_over_http_without_ssl(launch):
+    """SSL off: http and the servlets' httpPort; the host defaults to this machine's name."""
+    standin = launch()
+    standin.ports = False
+    write_ini(standin.run, ["ssl:0"])
+    lb, servlet_http = free_port(), free_port()
+    write_smstart(standin.run, f"nohup ./sm -httpPort:{lb} -loadBalancer &\n"
+                               f"nohup ./sm -httpPort:{servlet_http} -httpsPort:{free_port()} &\n")
+    standin.start()
+    locations = {balancer_get(lb)[1] for _ in range(3)}
+    assert len(locations) == 1, locations
+    [location] = locations
+    assert re.fullmatch(rf"http://[^/:\s]+:{servlet_http}/", location), location
+    assert http_servlet(servlet_http) == "2"
+
+
+@pytest.mark.parametrize("ssl_on", [False, True], ids=["no-servlet", "no-https-servlet"])
+def test_load_balancer_without_servlets_answers_503(material, launch, ssl_on):
+    standin = launch()
+    standin.ports = False
+    write_ini(standin.run, ssl_ini(material, standin.run, 0) if ssl_on else ["ssl:0"])
+    lb = free_port()
+    write_cfg(standin.run, [f"sm -httpPort:{lb} -loadBalancer", "sm -que:ir"]
+              + ([f"sm -httpPort:{free_port()}"] if ssl_on else []))   # a servlet without HTTPS
+    standin.start()
+    status, location, body = balancer_get(lb)
+    assert status == 503 and location is None and body["servlet"] == "1", body
+
+
+def test_standin_ctl_passes_the_redirect_host(classes, tmp_path):
+    """standin-ctl's optional 4th argument is -redirectHost; with 3 it still works."""
+    ctl = ["bash", str(HERE / "standin-ctl")]
+    run = tmp_path / "RUN"
+    run.mkdir()
+    write_ini(run, ["ssl:0"])
+    lb, http = free_port(), free_port()
+    write_cfg(run, [f"sm -httpPort:{lb} -loadBalancer", f"sm -httpPort:{http}"])
+    try:
+        for host in ("sm2.demo.invalid", None):
+            extra = [host] if host else []
+            subprocess.run([*ctl, "start", str(run), str(classes), *extra], check=True, timeout=60,
+                           capture_output=True)
+            location = balancer_get(lb)[1]
+            assert location.endswith(f":{http}/") and (host is None or location == f"http://{host}:{http}/")
+            subprocess.run([*ctl, "stop", str(run), "-"], check=True, timeout=60)
+    finally:
+        subprocess.run([*ctl, "stop", str(run), "-"], check=False, timeout=60)
+
+
+# --------------------------------------------------------------------------- FIPS mode
+
+def release_file(run, *lines):
+    (run / "jre").mkdir(exist_ok=True)
+    (run / "jre" / "release").write_text("".join(line + "\n" for line in lines))
+
+
+def fips_ini(material, run, *extra):
+    """Level 2 with PKCS#12 stores only, declared so, and fipsmode:1 (names are case-insensitive)."""
+    material.install(run, "truststore.p12", "server.jks", "trustedclients.jks")   # .jks: to swap in
+    return [line.replace("truststore.jks", "truststore.p12")
+            for line in ssl_ini(material, run, 2, keystore="server.p12")] + [
+        "keystoreType:PKCS12", "truststoreType:pkcs12", "FIPSMode:1", *extra]
+
+
+@pytest.mark.parametrize("release", [None, 'BUILD_TYPE="commercial"', 'IMPLEMENTOR="IBM Corporation"'],
+                         ids=["no-release", "oracle", "ibm"])
+def test_fips_mode_with_pkcs12_stores_serves(material, launch, release):
+    standin = launch()
+    if release:
+        release_file(standin.run, release, 'JAVA_VERSION="1.8.0_402"')
+    write_ini(standin.run, fips_ini(material, standin.run))
+    standin.start()
+    allowed = https_get(material, standin.https_port, client="allowed")
+    assert allowed.ok, allowed.error
+    assert allowed.body["client"] == material.clients["allowed"].subject
+    assert not https_get(material, standin.https_port, client="unlisted").ok
+
+
+@pytest.mark.parametrize("change, expected", [
+    (("keystoreFile:server.p12", "keystoreFile:server.jks"),
+     r"keystoreFile \S*/server\.jks is JKS \(keystoreType is pkcs12\)"),
+    (("keystoreType:PKCS12", "# keystoreType left to its default"),
+     r"keystoreFile \S*/server\.p12 is PKCS12 but keystoreType defaults to jks"),
+    (("truststoreFile:truststore.p12", "truststoreFile:truststore.jks"),
+     r"truststoreFile \S*/truststore\.jks is JKS \(truststoreType is pkcs12\)"),
+    (("ssl_trustedClientsJKS:trustedclients.p12", "ssl_trustedClientsJKS:trustedclients.jks"),
+     r"ssl_trustedClientsJKS \S*/trustedclients\.jks is JKS"),
+], ids=["jks-keystore", "keystore-type-jks", "jks-truststore", "jks-trusted-clients"])
+def test_fips_mode_refuses_jks_stores(material, launch, change, expected):
+    standin = launch()
+    old, new = change
+    lines = fips_ini(material, standin.run)
+    assert old in lines
+    write_ini(standin.run, [new if line == old else line for line in lines])
+    status, out, err = standin.run_to_exit()
+    assert status == 2, err
+    assert re.search(r"^sm-standin: FATAL fipsmode:1 needs PKCS#12 stores: " + expected, err,
+                     re.MULTILINE), err
+    assert "listening" not in out
+
+
+def test_fips_mode_refuses_openjdk(material, launch):
+    """The vendor: SM does not support FIPS mode with OpenJDK; without fipsmode it starts."""
+    standin = launch()
+    release_file(standin.run, 'IMPLEMENTOR="Eclipse Adoptium"', 'JAVA_VERSION="17.0.13"')
+    write_ini(standin.run, [line for line in fips_ini(material, standin.run) if line != "FIPSMode:1"])
+    status, _out, err = standin.run_to_exit("-fipsmode:1")   # the command line counts too
+    assert status == 2, err
+    assert re.search(r'^sm-standin: FATAL fipsmode:1: FIPS mode is not supported on OpenJDK .*'
+                     r'IMPLEMENTOR="Eclipse Adoptium"', err, re.MULTILINE), err
+    standin.start()
+    assert https_get(material, standin.https_port, client="allowed").ok
 
 
 # --------------------------------------------------------------------------- sm.ini encryption
@@ -764,6 +1054,32 @@ def test_changed_master_key_refuses_to_start(material, launch):
     assert status == 3, err
     assert "FATAL" in err and "*sqllogin" in err and "smmasterkey" in err
     assert (standin.run / "sm.ini").read_bytes() == before
+
+
+@pytest.mark.parametrize("install, release, encrypts", [
+    ("opt/MicroFocus/ServiceManager9.41/Server/RUN", "9.41", False),
+    ("Program Files/Micro Focus/Service Manager 9.41/Server/RUN", "9.41", False),
+    ("opt/MicroFocus/servicemanager9.61/Server/RUN", "9.61", True),
+    ("opt/ServiceManager9.41/ServiceManager9.50/Server/RUN", "9.50", True),   # the nearest one
+    ("RUN", "unknown", True),
+], ids=["9.41", "9.41-windows-style", "9.61", "nearest", "unknown"])
+def test_release_from_the_install_path_decides_encryption(material, launch, install, release, encrypts):
+    """SM 9.50+ encrypts sm.ini passwords at start, 9.4x does not: the release is the one the
+    install path carries; an unknown one behaves as 9.50+."""
+    standin = launch(run_name=install)
+    write_ini(standin.run, ssl_ini(material, standin.run, 2, "sqllogin:smuser/pw"))
+    before = (standin.run / "sm.ini").read_bytes()
+    standin.start()
+    out = standin.stdout.splitlines()
+    assert f"sm-standin: release {release}" in out
+    assert out.index(f"sm-standin: release {release}") < out.index(standin.listening)
+    assert https_get(material, standin.https_port, client="allowed").ok   # plain values are read
+    after = (standin.run / "sm.ini").read_bytes()
+    if encrypts:
+        assert after.startswith(b"smmasterkey:") and b"*keystorePass:" in after and b"*sqllogin:" in after
+    else:
+        assert after == before and b"smmasterkey" not in after
+        assert "sm.ini rewritten" not in standin.stdout
 
 
 # --------------------------------------------------------------------------- fatal start-up errors
