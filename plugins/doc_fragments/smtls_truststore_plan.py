@@ -56,6 +56,10 @@ options:
             description: Whether its mode is capped as a file that holds secrets.
             type: bool
             default: true
+          convert:
+            description: Convert an existing store to I(type) (else only a new store takes it).
+            type: bool
+            default: false
       trusted_certs:
         description: Certificates every store trusts (alias, PEM).
         type: list

@@ -44,6 +44,9 @@ _module_utils("smtls_pbe")
 _module_utils("smtls_keystore")
 _keystore_state = _module_utils("smtls_keystore_state")
 _jre = _module_utils("smtls_jre")
+_module_utils("smtls_smini")
+_module_utils("smtls_smcfg")
+_installation = _module_utils("smtls_installation")
 _inputs = _module_utils("smtls_inputs")
 _module_utils("smtls_probe")
 _liveness = _module_utils("smtls_liveness")
@@ -415,24 +418,81 @@ def smtls_leftover_notes(parameters, mode):
     return notes
 
 
-def smtls_servlet_probes(probe, servlets, ssl, http_port, https_port):
-    """The probe of every servlet the server runs (sm_server_info's servlets of sm.cfg), in one
-    sm_tls_probe call: on each httpsPort, or httpPort with SSL off (port, and more_ports); on the
-    inventory's port when sm.cfg names none."""
+def smtls_servlet_probes(probe, servlets, ssl, http_port, https_port, redirect_names=()):
+    """The probe of every process the server's start file starts on a port (sm_server_info's
+    servlets), in one sm_tls_probe call: each servlet on its httpsPort, or httpPort with SSL off
+    (port, and more_ports); the load balancer on its HTTP port (plain_ports), which must answer
+    and redirect to one of redirect_names; the inventory's port when the start file names none."""
     key = "https_port" if ssl else "http_port"
-    ports = [int(servlet[key]) for servlet in servlets or [] if servlet.get(key)] or [
+    nodes = [s for s in servlets or [] if s.get("role", "servlet") != "load_balancer"]
+    ports = [int(servlet[key]) for servlet in nodes if servlet.get(key)] or [
         int(https_port if ssl else http_port)]
-    return [dict(probe, port=ports[0], more_ports=ports[1:])]
+    balancers = [int(s["http_port"]) for s in servlets or []
+                 if s.get("role") == "load_balancer" and s.get("http_port")]
+    extra = dict(plain_ports=balancers, redirect_names=list(redirect_names)) if balancers else {}
+    return [dict(probe, port=ports[0], more_ports=ports[1:], **extra)]
 
 
 def smtls_servlet_problem(servlets, ssl):
-    """Why SSL cannot be served by every servlet sm.cfg starts (one without httpsPort), or ''."""
-    missing = [str(servlet["line"]) for servlet in servlets or [] if not servlet.get("https_port")]
+    """Why SSL cannot be served by every servlet the start file starts (one without httpsPort;
+    the load balancer is HTTP only by design), or ''."""
+    missing = [str(servlet["line"]) for servlet in servlets or []
+               if not servlet.get("https_port") and servlet.get("role", "servlet") != "load_balancer"]
     if not ssl or not missing:
         return ""
-    return ("sm.cfg line %s starts a servlet without -httpsPort, so it would serve no HTTPS with "
-            "ssl:1. Fix: give every servlet line of sm.cfg an -httpsPort of its own (the vendor "
-            "asks for one per servlet), then run again" % ", ".join(missing))
+    return ("start file line %s starts a servlet without -httpsPort, so it would serve no HTTPS with "
+            "ssl:1. Fix: give every servlet line an -httpsPort of its own (the vendor asks for one per "
+            "servlet; only the load balancer, sm -loadBalancer, has none), then run again"
+            % ", ".join(missing))
+
+
+def smtls_sm_stores(inputs, fips, client_ca_trust="exact"):
+    """The stores SM opens (keystoreFile, truststoreFile, ssl_trustedClientsJKS): {store: {file,
+    type, parameter, variables}}, `auto` resolved for sm.ini's fipsmode (module_utils/
+    smtls_installation.py)."""
+    return _installation.sm_stores(inputs, bool(fips), client_ca_trust)
+
+
+def smtls_installation_problems(model, stores, mode):
+    """What the installation model refuses for this mode, one sentence each with its fix: a start
+    file without a servlet, FIPS on OpenJDK, a store of the mode that FIPS would not open."""
+    model = model or {}
+    problems = list(model.get("problems") or [])
+    if (model.get("fips") or {}).get("enabled"):
+        used = [store for store, key in (("keystore", "ssl"), ("client_ca", "client_auth"),
+                                         ("trusted_clients", "trusted_clients")) if mode.get(key)]
+        problems += _installation.fips_store_problems(stores, used)
+    return problems
+
+
+def smtls_installation_plan(model, mode, client_ca_trust="exact"):
+    """The installation model as the preflight plan shows it, with the warnings it leads to."""
+    if not model:
+        return {}
+    plan = _installation.summary(model)
+    warnings = []
+    encrypts = (model.get("release") or {}).get("encrypts_passwords")
+    if mode.get("ssl"):
+        if encrypts is False:
+            warnings.append("SM %s does not encrypt sm.ini passwords (9.50 and later do, at start): the "
+                            "keystore passwords smtls writes stay in plain text - keep sm.ini readable by "
+                            "the SM account only (sm_server_file_mode), or upgrade SM"
+                            % model["release"]["version"])
+        elif encrypts:
+            plan["passwords"] = ("SM %s encrypts the sm.ini passwords at its next start"
+                                 % model["release"]["version"])
+        else:
+            plan["passwords"] = "SM release unknown: whether SM encrypts the sm.ini passwords is not known"
+    if (model.get("fips") or {}).get("enabled") and (model.get("jre") or {}).get("vendor") == "unknown":
+        warnings.append("fipsmode:1 on a JRE whose vendor is not known (%s): the vendor supports FIPS on the "
+                        "Oracle and IBM JREs only" % model["jre"].get("vendor_source"))
+    if mode.get("client_auth") and client_ca_trust == "exact" and model.get("outbound_hints"):
+        warnings.append("sm_server_client_ca_trust exact narrows truststoreFile to the client CAs, and "
+                        "sm.ini suggests SM uses that store for outbound TLS too (%s): if it does, set "
+                        "sm_server_client_ca_trust: cacerts (docs/defaults.md)"
+                        % ", ".join(model["outbound_hints"]))
+    plan["warnings"] = warnings
+    return plan
 
 
 def smtls_browser_connector_problem(connector, setting, port, server_xml, managed):
@@ -585,9 +645,11 @@ def smtls_tls_problems(protocols, ciphers, allow_legacy=False, check_ciphers=Tru
     jre = jre or {}
     if "TLSv1.3" in protocols and jre.get("tls13") is False:
         problems.append("smtls_ssl_protocols: TLSv1.3 is not a protocol the JRE %s runs can "
-                        "enable (%s: Java %s; TLS 1.3 needs Java 11, or 8u261 and later), so %s "
-                        "would not start. Fix: smtls_ssl_protocols: auto, or remove TLSv1.3 (or "
-                        "upgrade the JRE first)" % (service, jre.get("home"), jre.get("version"), service))
+                        "enable (%s: %s Java %s; TLS 1.3 needs Java 11, or Java 8 from 8u261 on Oracle "
+                        "and 8u272 on OpenJDK), so %s would not start. Fix: smtls_ssl_protocols: auto, "
+                        "or remove TLSv1.3 (or upgrade the JRE first)" % (
+                            service, jre.get("home"), jre.get("vendor", "unknown"), jre.get("version"),
+                            service))
     unknown = [p for p in protocols or [] if p not in TLS_PROTOCOLS]
     if unknown:
         problems.append("smtls_ssl_protocols: %s is not a protocol JSSE knows (use %s)"
@@ -612,7 +674,7 @@ def smtls_tls_problems(protocols, ciphers, allow_legacy=False, check_ciphers=Tru
 def smtls_input_names(role, roles_dir):
     """The variables the input model checks for a host of this role (its argument spec, the CA's,
     the shared ones, the play keywords)."""
-    return sorted(_input_spec(role, roles_dir)) + list(_inputs.PLAY_KEYWORDS)
+    return sorted(_input_spec(role, roles_dir)) + list(_inputs.PLAY_KEYWORDS) + list(_inputs.PLATFORM_NAMES)
 
 
 def _role_file(roles_dir, role, path):
@@ -678,8 +740,12 @@ def smtls_fleet_problems(hosts, hostvars, groups, ca_certificate="", valid_days=
     not_after = None
     if ca_certificate:
         not_after = _pki.not_after(_pki.parse_pem_certs(ca_certificate, "the CA certificate")[0])
-    return _inputs.fleet_problems(settings, dict(groups), references, secrets, not_after, valid_days,
-                                  renew_days, signs=ca_source == "internal")
+    servers = [h for h in groups.get("sm_servers", []) if h in hosts]
+    aliases = dict((h, hostvars[h].get(_inputs.CLUSTER_ALIAS)) for h in servers)
+    serial = hostvars[servers[0]].get("smtls_server_batch") if servers else None
+    return (_inputs.fleet_problems(settings, dict(groups), references, secrets, not_after, valid_days,
+                                   renew_days, signs=ca_source == "internal")
+            + _inputs.group_batch_problems(servers, aliases, serial))
 
 
 def smtls_liveness_problems(observations, name, keystore_read=None, keystore="", ports=None):
@@ -720,6 +786,9 @@ class FilterModule(object):
                 "smtls_clients_without_ca_problem": smtls_clients_without_ca_problem,
                 "smtls_leftover_problems": smtls_leftover_problems,
                 "smtls_leftover_notes": smtls_leftover_notes,
+                "smtls_sm_stores": smtls_sm_stores,
+                "smtls_installation_problems": smtls_installation_problems,
+                "smtls_installation_plan": smtls_installation_plan,
                 "smtls_derived_secret": smtls_derived_secret,
                 "smtls_servlet_probes": smtls_servlet_probes, "smtls_servlet_problem": smtls_servlet_problem,
                 "smtls_liveness_problems": smtls_liveness_problems,

@@ -178,6 +178,12 @@ HOST_ROLES = {
     "sm_webtiers": "sm_webtier",
     "sm_windows_clients": "sm_windows_client",
 }
+# How Ansible reaches a host: the roles that run our Python modules on the host need a POSIX one
+PLATFORM_NAMES = ("ansible_connection", "ansible_shell_type")
+WINDOWS_CONNECTIONS = ("winrm", "psrp")
+WINDOWS_SHELLS = ("powershell", "cmd")
+# Servers that answer clients under one name (a horizontal group): restarted never all at once
+CLUSTER_ALIAS = "sm_server_cluster_alias"
 # variables that name another host of the inventory, and the group it must be in
 # (variable, group its host must be in, whether a name no host has is the role's to judge)
 HOST_REFERENCES = (
@@ -348,6 +354,8 @@ def host_problems(values, spec, group_names=(), defaults=None):
     problems += _port_problems(merged)
     problems += _service_problems(merged)
     roles = [HOST_ROLES[g] for g in group_names if g in HOST_ROLES]
+    problems += _platform_problems(values, roles)
+    problems += _cluster_problems(values)
     if len(roles) > 1:
         problems.append(
             line(
@@ -440,6 +448,71 @@ def _port_problems(values):
                     "SM's HTTPS port differs from its HTTP port (13443 and 13080 by default)",
                 )
             )
+    return problems
+
+
+def _platform_problems(values, roles):
+    """An SM server or web tier reached as a Windows host: refused before its first module (smtls
+    runs Python modules on those hosts; Windows-hosted SM is not supported yet)."""
+    connection, shell = values.get("ansible_connection"), values.get("ansible_shell_type")
+    windows = connection in WINDOWS_CONNECTIONS or shell in WINDOWS_SHELLS
+    hosted = [r for r in roles if r in ("sm_server", "sm_webtier")]
+    if not windows or not hosted:
+        return []
+    name, value = ("ansible_connection", connection) if connection in WINDOWS_CONNECTIONS else (
+        "ansible_shell_type", shell)
+    return [line(name, value, "makes this %s a Windows host; smtls runs its modules on SM servers and web "
+                              "tiers in Python, which Windows hosts do not run, so it supports them on "
+                              "Linux/Unix only" % hosted[0].replace("_", " "),
+                 "take the host out of sm_servers/sm_webtiers (README \"Platforms\"); Windows clients "
+                 "are supported (docs/windows-clients.md)")]
+
+
+def _cluster_problems(values):
+    alias, names = values.get(CLUSTER_ALIAS), values.get("sm_server_dns_names")
+    if alias and isinstance(names, list) and alias not in names:
+        return [line(CLUSTER_ALIAS, alias, "is not among sm_server_dns_names, so clients sent to the "
+                                           "group's name would refuse this server's certificate",
+                     "add it to sm_server_dns_names")]
+    return []
+
+
+def serial_batches(hosts, serial):
+    """The batches a play with this `serial` runs hosts in, as Ansible makes them: each size a
+    number or a percentage of the play's hosts (at least 1), the last size repeated."""
+    sizes = serial if isinstance(serial, list) else [serial]
+    batches, rest, index = [], list(hosts), 0
+    while rest:
+        text = str(sizes[min(index, len(sizes) - 1)]).strip()
+        size = int(len(hosts) * int(text[:-1]) / 100.0) if text.endswith("%") else int(text)
+        size = max(size, 1)
+        batches.append(rest[:size])
+        rest, index = rest[size:], index + 1
+    return batches
+
+
+def group_batch_problems(servers, aliases, serial):
+    """A batch that restarts every server of a horizontal group at once, one line per group.
+    servers: the run's SM servers in play order; aliases: server -> its sm_server_cluster_alias."""
+    serial = 1 if serial in (None, "", UNSET) else serial
+    if _batch_problem("smtls_server_batch", serial):
+        return []  # the fleet's input check names it
+    groups = {}
+    for server in servers:
+        if aliases.get(server):
+            groups.setdefault(aliases[server], []).append(server)
+    problems = []
+    for alias, members in sorted(groups.items()):
+        if len(members) < 2:
+            continue
+        for batch in serial_batches(servers, serial):
+            if set(members) <= set(batch):
+                problems.append(line("smtls_server_batch", serial,
+                                     "restarts every server behind %s (%s) in one batch, so the group "
+                                     "would stop serving" % (alias, _hosts_text(members)),
+                                     "a batch smaller than the group (-e smtls_server_batch=1, the "
+                                     "default), so one member serves while another restarts"))
+                break
     return problems
 
 

@@ -1,11 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: smtls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The JRE an SM installation runs: its version and the TLS protocols it can enable.
+"""The JRE an SM installation runs: its vendor, its version and the TLS protocols it can enable.
 
 SM reads sslEnabledProtocols at start-up and hands the list to JSSE; a JRE without TLS 1.3
-(Java 8 before 8u261, Java 9 and 10) refuses the name and the servlet does not start. So the
-version is read from the JRE itself - its `release` file, else `java -version` - never assumed.
+refuses the name and the servlet does not start. Which Java 8 update has TLS 1.3 depends on the
+vendor (Oracle JDK 8u261, JDK-8245485; OpenJDK 8u272, JDK-8248721), and the vendor also decides
+FIPS mode (SM supports it on the Oracle and IBM JREs, not on OpenJDK). So both are read from the
+JRE itself - its `release` file (IMPLEMENTOR, BUILD_TYPE, JAVA_VERSION), else `java -version` -
+never assumed.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,12 +21,18 @@ import re
 # "1.8.0_202", "1.8.0_392-b08", "11.0.21", "17", "21.0.1+12"
 _VERSION = re.compile(r"^(?:1\.(?P<legacy>[0-9]+)\.[0-9]+(?:_(?P<update>[0-9]+))?"
                       r"|(?P<major>[0-9]+)(?:\.[0-9]+)*)")
-_RELEASE_LINE = re.compile(r'^JAVA_VERSION\s*=\s*"?([^"\s]+)"?\s*$', re.M)
+_RELEASE_FIELD = re.compile(r'^([A-Z_]+)\s*=\s*"?([^"\r\n]*?)"?\s*$', re.M)
 _JAVA_VERSION_OUTPUT = re.compile(r'version\s+"([^"]+)"')
 
-# JSSE gained TLS 1.3 in Java 11, and in Java 8 with update 261 (Oracle 8u261, OpenJDK 8u272
-# ships it too; 261 is the earliest build that has it).
-TLS13_JAVA8_UPDATE = 261
+VENDORS = ("oracle", "openjdk", "ibm", "unknown")
+# The first Java 8 update whose JSSE has TLS 1.3, by vendor: Oracle JDK 8u261 (JDK-8245485),
+# OpenJDK 8u272 (JDK-8248721). IBM's Java 8 numbers its updates otherwise, and an unknown
+# vendor could be either: on Java 8 they get TLSv1.2 alone.
+TLS13_JAVA8_UPDATE = {"oracle": 261, "openjdk": 272}
+TLS13_JAVA8_UPDATE_ANY = 261
+# IMPLEMENTOR values of Oracle's name: Oracle JDK, and Oracle's own OpenJDK builds (jdk.java.net)
+# alike - only BUILD_TYPE="commercial" or `java -version` ("Java(TM) SE") tells them apart.
+_ORACLE_IMPLEMENTOR = "oracle corporation"
 
 
 def parse_version(text):
@@ -39,10 +48,42 @@ def parse_version(text):
     return major, 0
 
 
-def supports_tls13(version):
-    """Whether a JRE of this (major, update) can enable TLSv1.3."""
+def supports_tls13(version, vendor="oracle"):
+    """Whether a JRE of this (major, update) and vendor can enable TLSv1.3: True, False, or None
+    where it depends on a vendor not known (Java 8 from 8u261 by an unknown vendor)."""
     major, update = version
-    return major >= 11 or (major == 8 and update >= TLS13_JAVA8_UPDATE)
+    if major >= 11:
+        return True
+    if major != 8:
+        return False
+    if vendor in TLS13_JAVA8_UPDATE:
+        return update >= TLS13_JAVA8_UPDATE[vendor]
+    return None if vendor == "unknown" and update >= TLS13_JAVA8_UPDATE_ANY else False
+
+
+def vendor_from_release(fields):
+    """(vendor, why) from the release file's fields, or (None, why) when only `java -version`
+    can tell (an Oracle Corporation build without BUILD_TYPE, or no IMPLEMENTOR)."""
+    implementor = fields.get("IMPLEMENTOR", "").strip()
+    if fields.get("BUILD_TYPE", "").strip().lower() == "commercial":
+        return "oracle", 'release BUILD_TYPE="commercial" (an Oracle JDK)'
+    if "ibm" in implementor.lower():
+        return "ibm", 'release IMPLEMENTOR="%s"' % implementor
+    if implementor and implementor.lower() != _ORACLE_IMPLEMENTOR:
+        # every other builder ships OpenJDK: Adoptium, Red Hat, Azul, Amazon, Debian, ...
+        return "openjdk", 'release IMPLEMENTOR="%s"' % implementor
+    return None, ('release IMPLEMENTOR="%s"' % implementor) if implementor else "release names no IMPLEMENTOR"
+
+
+def vendor_from_java_output(text):
+    """The vendor `java -version` names: "Java(TM) SE" is Oracle's, "OpenJDK" an OpenJDK build."""
+    if "IBM" in text or "J9" in text:
+        return "ibm"
+    if "OpenJDK" in text:
+        return "openjdk"
+    if "Java(TM)" in text:
+        return "oracle"
+    return None
 
 
 def protocols_for(requested, jre=None):
@@ -57,9 +98,13 @@ def protocols_for(requested, jre=None):
     return list(requested) if isinstance(requested, (list, tuple)) else []
 
 
+def release_fields(data):
+    """{FIELD: value} of a JRE's release file."""
+    return {m.group(1): m.group(2) for m in _RELEASE_FIELD.finditer(data)}
+
+
 def version_from_release(data):
-    match = _RELEASE_LINE.search(data)
-    return match.group(1) if match else None
+    return release_fields(data).get("JAVA_VERSION") or None
 
 
 def version_from_java_output(data):
@@ -68,30 +113,55 @@ def version_from_java_output(data):
 
 
 def detect(jre_dir, run_java):
-    """What the JRE under jre_dir is: {home, found, version, source, tls13}.
+    """What the JRE under jre_dir is: {home, found, version, source, vendor, vendor_source,
+    implementor, tls13}.
 
     source is `release` (the JRE's release file), `java -version`, or `none` when neither
-    tells; tls13 is None when the version is unknown. run_java(argv) returns (rc, text).
-    """
-    info = dict(home=jre_dir, found=os.path.isdir(jre_dir), version="", source="none", tls13=None)
+    tells; vendor is oracle, openjdk, ibm or unknown, and vendor_source says what told it; tls13
+    is None when the version (or, on Java 8, the vendor) is unknown. `java -version` runs (one
+    JVM start) only when the release file does not tell the version, or on Java 8 the vendor.
+    run_java(argv) returns (rc, text)."""
+    info = dict(home=jre_dir, found=os.path.isdir(jre_dir), version="", source="none", tls13=None,
+                vendor="unknown", vendor_source="none", implementor="")
     if not info["found"]:
         return info
     release = os.path.join(jre_dir, "release")
-    version = None
+    fields = {}
     if os.path.isfile(release):
         with open(release, "rb") as handle:
-            version = version_from_release(handle.read().decode("utf-8", "replace"))
-        if version:
-            info["source"] = "release"
+            fields = release_fields(handle.read().decode("utf-8", "replace"))
+    version = fields.get("JAVA_VERSION") or None
+    if version:
+        info["source"] = "release"
+    info["implementor"] = fields.get("IMPLEMENTOR", "")
+    vendor, why = vendor_from_release(fields) if fields else (None, "no release file")
     java = os.path.join(jre_dir, "bin", "java")
-    if not version and os.access(java, os.X_OK):
+    # the vendor decides TLS 1.3 on Java 8 only (and FIPS, which the installation read judges)
+    vendor_matters = not vendor and (parse_version(version) or (8, 0))[0] == 8
+    if (not version or vendor_matters) and os.access(java, os.X_OK):
         rc, text = run_java([java, "-version"])
-        version = version_from_java_output(text) if rc == 0 else None
-        if version:
-            info["source"] = "java -version"
+        if rc == 0:
+            if not version:
+                version = version_from_java_output(text)
+                if version:
+                    info["source"] = "java -version"
+            if not vendor:
+                vendor = vendor_from_java_output(text)
+                why = "java -version" if vendor else why
+    info.update(vendor=vendor or "unknown", vendor_source=why)
     parsed = parse_version(version)
     if parsed:
-        info.update(version=version, tls13=supports_tls13(parsed))
+        info.update(version=version, tls13=supports_tls13(parsed, info["vendor"]))
     else:
         info["source"] = "none"
     return info
+
+
+def fips_problem(jre):
+    """Why SM cannot run FIPS mode on this JRE (as detect() reads it), or ''. The vendor: "Service
+    Manager does not support enabling FIPS mode with OpenJDK" - use the Oracle or IBM JRE."""
+    if jre.get("vendor") == "openjdk":
+        return ("fipsmode:1, but the JRE at %s is an OpenJDK build (%s), and SM does not support FIPS "
+                "mode with OpenJDK. Fix: run SM on the Oracle or IBM JRE (sm_server_jre_dir), or turn "
+                "fipsmode off" % (jre.get("home"), jre.get("vendor_source")))
+    return ""

@@ -40,10 +40,12 @@ FIX = {
 
 
 def servlet_ports(servlets, plain, default_port=None):
-    """Every servlet's port sm.cfg lists (httpsPort, or httpPort with SSL off); the inventory's
-    port when it lists none - the ports the restart probes prove (smtls_servlet_probes)."""
+    """Every servlet's port the start file lists (httpsPort, or httpPort with SSL off); the
+    inventory's port when it lists none - the ports the restart probes prove (smtls_servlet_probes).
+    The load balancer is HTTP only: its HTTP port counts with SSL off, never as a TLS port."""
     key = "http_port" if plain else "https_port"
-    ports = [int(s[key]) for s in servlets or [] if s.get(key)]
+    ports = [int(s[key]) for s in servlets or [] if s.get(key)
+             and (plain or s.get("role", "servlet") != "load_balancer")]
     return ports or ([int(default_port)] if default_port else [])
 
 

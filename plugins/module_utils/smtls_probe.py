@@ -21,6 +21,11 @@ import ssl
 import tempfile
 import time
 
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # Python 2 (ansible-test's older targets)
+    from urlparse import urlsplit
+
 from cryptography import x509
 
 from ansible.module_utils import smtls_x509 as pki
@@ -171,7 +176,12 @@ def _request(channel, path, server_name, result):
     if len(parts) < 2 or not parts[1].isdigit():
         raise ssl.SSLError("no HTTP response (%r)" % status_line[:60])
     result["http_status"] = int(parts[1])
-    result["body"] = response.split(b"\r\n\r\n", 1)[-1][:2048].decode("utf-8", "replace")
+    head, _sep, body = response.partition(b"\r\n\r\n")
+    result["body"] = body[:2048].decode("utf-8", "replace")
+    for header in head.split(b"\r\n")[1:]:
+        name, _colon, value = header.decode("latin-1").partition(":")
+        if name.strip().lower() == "location":  # where a load balancer sends the client
+            result["location"] = value.strip()
 
 
 
@@ -259,3 +269,22 @@ def _tls12_certificate(data):
             return bytes(body[6:6 + first]) or None
         offset += 4 + length
     return None
+
+
+def redirect_problem(result, names):
+    """Why a load balancer's answer does not send clients to a name the servers' certificates carry,
+    or '' (no redirect, or no names to check). The vendor documents that the load balancer
+    redirects clients to a servlet; scheme and port are the servlet's."""
+    location = result.get("location")
+    if not location or not names:
+        return ""
+    try:
+        target = urlsplit(location).hostname or ""
+    except ValueError:
+        target = ""
+    if target.lower() in [str(n).lower() for n in names]:
+        return ""
+    return ("the load balancer at %s:%s sends clients to %s, a host name the server certificates do not "
+            "carry (%s), so their TLS handshake would fail. Fix: the name SM redirects to (the servlet "
+            "hosts' names) into sm_server_dns_names" % (result.get("host"), result.get("port"), location,
+                                                        ", ".join(names)))

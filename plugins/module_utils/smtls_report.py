@@ -70,6 +70,10 @@ FINDINGS = {
                                           "Windows client's bundle truststore)"),
     "plain_password": ("info", "sm.ini holds an SSL password in plain text (SM 9.50+ "
                                "encrypts it at its next start)"),
+    "plain_password_kept": ("warning", "sm.ini holds an SSL password in plain text, and the SM release "
+                                       "(before 9.50) never encrypts it"),
+    "installation": ("warning", "the installation cannot run the SSL set-up as read (a start file "
+                                "without a servlet, FIPS mode on OpenJDK)"),
     "ssl_off": ("info", "SSL is off (smtls_ssl_mode none)"),
     "controller_only": ("info", "Windows client: nothing is read from the client; the report "
                                 "shows its bundle on the controller"),
@@ -300,10 +304,22 @@ def _host_from_record(record, clients, at):
             if mode and ini.get("mode") != mode:
                 findings.append(_finding("mode_drift", "sm.ini puts mode %s in effect, the "
                                          "inventory asks for %s" % (ini.get("mode"), mode)))
-            if ini.get("plain_passwords"):
+            release = (record.get("installation") or {}).get("release") or {}
+            if ini.get("plain_passwords") and release.get("encrypts_passwords") is False:
+                findings.append(_finding("plain_password_kept", "sm.ini holds %s in plain text, and SM %s "
+                                         "does not encrypt it (9.50 and later do): keep sm.ini readable by "
+                                         "the SM account only, or upgrade SM" % (
+                                             ", ".join(ini["plain_passwords"]), release.get("version"))))
+            elif ini.get("plain_passwords"):
                 findings.append(_finding("plain_password", "sm.ini holds %s in plain text; SM "
                                          "9.50+ encrypts it at its next start" % ", ".join(
                                              ini["plain_passwords"])))
+    model = record.get("installation")
+    if model is not None:
+        host["installation"] = dict((k, model.get(k))
+                                    for k in ("release", "start_file", "jre", "fips", "platform"))
+        for problem in model.get("problems") or ([model["error"]] if model.get("error") else []):
+            findings.append(_finding("installation", problem))
     cfg = record.get("sm_cfg")
     if cfg is not None:
         host["servlets"] = cfg.get("servlets") or []
@@ -809,7 +825,8 @@ def _settings_table(host):
     if host.get("servlets"):
         rows = ['<tr><td>%s</td><td class="mono">%s</td><td class="mono">%s</td><td>%s</td></tr>' % (
             e(servlet.get("line")), e(servlet.get("http_port") or "-"), e(servlet.get("https_port") or "-"),
-            e("load balancer" if servlet.get("load_balancer") else "")) for servlet in host["servlets"]]
+            e("load balancer (HTTP only)" if servlet.get("load_balancer") else ""))
+        for servlet in host["servlets"]]
         blocks.append('<h3>Servlets (sm.cfg)</h3><table class="settings"><thead><tr><th>Line</th>'
                       '<th>httpPort</th><th>httpsPort</th><th>Role</th></tr></thead><tbody>%s'
                       '</tbody></table>' % "".join(rows))

@@ -28,6 +28,7 @@ STORE_OPTIONS = dict(
     group=dict(type="str"),
     mode=dict(type="raw"),
     private=dict(type="bool", default=True),
+    convert=dict(type="bool", default=False),
 )
 
 # What every store is to trust and not to trust: sm_truststore's options, and the plan's.
@@ -57,7 +58,10 @@ def plan_stores(module, options, backup=False):
         if store["private"]:
             refuse_wide_mode(module, store["path"], store["mode"], "truststore")
         spec = {"path": store["path"], "password": store["initial_password"] or store["password"],
-                "new_password": store["password"], "store_type": None if data else store["type"],
+                # an existing store keeps its format unless it must be converted (a store SM
+                # opens as truststoreFile under its truststoreType, PKCS#12 in FIPS mode)
+                "new_password": store["password"],
+                "store_type": store["type"] if data is None or store["convert"] else None,
                 "trusted": trusted, "absent": options["absent"], "key": None}
         if data is not None and not options["change_passwords"]:
             _store, opened_with = state.open_keystore(data, spec["password"], [store["password"]],

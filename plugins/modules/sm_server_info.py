@@ -17,8 +17,10 @@ description:
     C(sslEnabledProtocols) only names protocols that JRE can enable.
   - The JRE's version comes from its C(release) file (C(JAVA_VERSION)), else from
     C(bin/java -version) of that JRE (one JVM start, only when the file does not tell).
-  - The servlets the server runs, from C(RUN/sm.cfg) (I(sm_cfg)) - each C(sm) line with
-    C(-httpPort) or C(-httpsPort) - so that every servlet port is proven after a restart.
+  - With I(run_dir), the installation model (C(installation)) - the SM release, the start file SM
+    uses (C(smstart) on Unix, C(sm.cfg) on Windows) and every process it starts with its role
+    (load balancer, servlet, background), the JRE's vendor and version, and C(fipsmode) - so that
+    every servlet port is proven after a restart and every SSL decision follows the installation.
   - Also proves the host answers, so the preflight needs no separate ping for a server.
   - With I(ini_plan) and I(truststore_plan), also what M(sm_ini) and M(sm_truststore) would
     change (their check-mode results), in the same call - the preflight's read of a server is
@@ -37,11 +39,25 @@ options:
         roles then write C(TLSv1.2) only, the one protocol the vendor documents.
     type: path
     required: true
-  sm_cfg:
+  run_dir:
     description:
-      - The server's C(sm.cfg). Absent - C(servlets) is empty and the roles use the ports of
-        the inventory. A malformed port on a servlet line is an error naming the line.
+      - The server's C(RUN) directory - read for the installation model (its C(sm.ini),
+        C(smstart) and C(sm.cfg)). Absent - no installation model, and C(servlets) is empty.
+      - A malformed port on a start file's C(sm) line is an error naming the file and line.
     type: path
+  start_file:
+    description:
+      - The start file SM uses. C(auto) - C(smstart) where it starts an C(sm) process (SM on Unix
+        starts from it), else C(sm.cfg).
+    type: str
+    choices: [auto, sm.cfg, smstart]
+    default: auto
+  release:
+    description:
+      - The SM release (C(9.61)). C(auto) - read from the installation directory's name
+        (C(ServiceManager9.61), C(Service Manager 9.61)).
+    type: str
+    default: auto
   keystore:
     description:
       - The server keystore, read in the same call as M(sm_keystore_info) reads it (the preflight's
@@ -52,6 +68,9 @@ options:
         description: The keystore file.
         type: path
         required: true
+      fips_path:
+        description: The file under C(fipsmode:1) (PKCS#12), when it differs from I(path).
+        type: path
       password:
         description: Its wanted password.
         type: str
@@ -78,6 +97,9 @@ options:
         description: The keystore file.
         type: path
         required: true
+      fips_path:
+        description: The file under C(fipsmode:1) (PKCS#12), when it differs from I(path).
+        type: path
       password:
         description: Its password.
         type: str
@@ -95,6 +117,9 @@ options:
         description: The keystore file.
         type: path
         required: true
+      fips_path:
+        description: The file under C(fipsmode:1) (PKCS#12), when it differs from I(path).
+        type: path
       password:
         description: Its password.
         type: str
@@ -133,6 +158,16 @@ options:
         description: Whether the write would keep a backup (room for it is checked).
         type: bool
         default: false
+      fips_parameters:
+        description:
+          - Under C(fipsmode:1) (read from I(run_dir)'s C(sm.ini)) - the values that replace those of
+            I(parameters) (the PKCS#12 stores' files and types); only parameters I(parameters) sets.
+        type: dict
+        default: {}
+      fips_password_keystores:
+        description: Under C(fipsmode:1) - the stores the password parameters open instead.
+        type: dict
+        default: {}
       ssl_protocols:
         description:
           - C(auto), or a list - C(sslEnabledProtocols) chosen for the JRE read in this call
@@ -233,15 +268,27 @@ restart_pending:
       interrupted run); true too when it cannot be read (the restart step then names the problem).
   returned: when I(restart_record) is given
   type: bool
+installation:
+  description:
+    - With I(run_dir) - the installation model (module_utils/smtls_installation.py) - C(platform),
+      C(release) (version, source, encrypts_passwords), C(start_file) (path, name, why, ignored),
+      C(processes) (each C(line), C(role), C(http_port), C(https_port)), C(jre), C(fips)
+      (enabled), C(outbound_hints) and C(problems) (what the preflight refuses).
+  returned: when I(run_dir) is given
+  type: dict
 servlets:
-  description: The servlets of I(sm_cfg), in file order; empty without the file.
+  description: The processes of the start file that listen on a port (servlets and the load balancer), in
+    file order; empty without I(run_dir).
   returned: always
   type: list
   elements: dict
   contains:
     line:
-      description: Line number in sm.cfg.
+      description: Line number in the start file.
       type: int
+    role:
+      description: C(load_balancer) (HTTP only) or C(servlet).
+      type: str
     http_port:
       description: Its C(-httpPort), or null.
       type: int
@@ -257,6 +304,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import smtls_lock
+from ansible.module_utils import smtls_installation as installation
 from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_jre as jre
 from ansible.module_utils import smtls_liveness as liveness
@@ -267,14 +315,18 @@ from ansible.module_utils.smtls_files import FileProblem, read_optional, restart
 
 ARGUMENT_SPEC = dict(
     jre_dir=dict(type="path", required=True),
-    sm_cfg=dict(type="path"),
+    run_dir=dict(type="path"),
+    start_file=dict(type="str", choices=["auto"] + list(smcfg.START_FILES), default="auto"),
+    release=dict(type="str", default="auto"),
     keystore=dict(type="dict", options=inv.store_read_options(
         fallback_passwords=dict(type="list", elements="str", default=[], no_log=True),
-        known_cas=dict(type="list", elements="str"))),
-    trusted_clients=dict(type="dict", options=inv.store_read_options()),
-    client_ca=dict(type="dict", options=inv.store_read_options()),
+        known_cas=dict(type="list", elements="str"), fips_path=dict(type="path"))),
+    trusted_clients=dict(type="dict", options=inv.store_read_options(fips_path=dict(type="path"))),
+    client_ca=dict(type="dict", options=inv.store_read_options(fips_path=dict(type="path"))),
     restart_record=dict(type="path"),
-    ini_plan=dict(type="dict", options=dict(smini.FILE_OPTIONS, ssl_protocols=dict(type="raw"))),
+    ini_plan=dict(type="dict", options=dict(smini.FILE_OPTIONS, ssl_protocols=dict(type="raw"),
+                                            fips_parameters=dict(type="dict", default={}),
+                                            fips_password_keystores=dict(type="dict", default={}))),
     truststore_plan=dict(type="dict", options=trust.PLAN_OPTIONS),
     liveness=dict(type="list", elements="dict", default=[], options=liveness.TARGET_OPTIONS),
 )
@@ -282,16 +334,21 @@ ARGUMENT_SPEC = dict(
 ARGUMENT_SPEC.update(smtls_lock.HOST_LOCK_OPTION)
 
 
-def ini_plan(options, found_jre):
-    """sm_ini's check-mode result for these options, or {'error': message}."""
-    parameters = dict(options["parameters"])
+def ini_plan(options, found_jre, fips=False):
+    """sm_ini's check-mode result for these options, or {'error': message}; under fipsmode:1 the
+    parameters (and the stores passwords open) as the FIPS variants give them."""
+    parameters, keystores = dict(options["parameters"]), dict(options["password_keystores"])
+    if fips:
+        parameters.update((k, v) for k, v in options["fips_parameters"].items()
+                          if parameters.get(k) is not None)
+        keystores.update((k, v) for k, v in options["fips_password_keystores"].items() if k in keystores)
     if options["ssl_protocols"] is not None:
         protocols = jre.protocols_for(options["ssl_protocols"], found_jre)
         if protocols:
             parameters["sslEnabledProtocols"] = ",".join(protocols)
     try:
         return smini.FilePlan(options["path"], parameters, options["passwords"],
-                              options["password_keystores"], options["backup"]).result
+                              keystores, options["backup"]).result
     except (smini.SmIniError, FileProblem) as exc:
         return {"error": str(exc)}
 
@@ -306,28 +363,37 @@ def main():
         rc, out, err = module.run_command(argv)
         return rc, (err or "") + (out or "")
 
-    servlets = []
-    path = module.params["sm_cfg"]
-    try:
+    model, servlets = None, []
+    run_dir = module.params["run_dir"]
+    if run_dir:
         # a missing RUN directory is sm_ini's to name, with its fix
-        data = read_optional(path, "sm.cfg") if path and os.path.isdir(os.path.dirname(path)) else None
-        if data is not None:
-            servlets = smcfg.parse(data, path)
-    except (smcfg.SmCfgError, FileProblem) as exc:
-        module.fail_json(msg=str(exc))
-    result = dict(claimed, changed=False, jre=jre.detect(module.params["jre_dir"], run_java),
-                  servlets=servlets)
-    # the stores in the same call (their errors returned, for the preflight to report)
-    if module.params["keystore"]:
-        result["keystore"] = inv.keystore_read(module.params["keystore"], return_pem=True)
-    for store in ("trusted_clients", "client_ca"):
-        if module.params[store]:
-            result[store] = inv.keystore_read(module.params[store])
+        def read(path):
+            return read_optional(path, os.path.basename(path)) if os.path.isdir(run_dir) else None
+        try:
+            model = installation.read(run_dir, module.params["jre_dir"], read, run_java,
+                                      start_file=module.params["start_file"],
+                                      given_release=module.params["release"])
+        except (smcfg.SmCfgError, FileProblem) as exc:
+            module.fail_json(msg=str(exc))
+        servlets = model["servlets"]
+    found_jre = model["jre"] if model else jre.detect(module.params["jre_dir"], run_java)
+    result = dict(claimed, changed=False, jre=found_jre, servlets=servlets)
+    if model:
+        result["installation"] = model
+    fips = bool(model and model["fips"]["enabled"])
+    # the stores in the same call, under fipsmode:1 their PKCS#12 files (errors returned, for the
+    # preflight to report)
+    for store in ("keystore", "trusted_clients", "client_ca"):
+        options = module.params[store]
+        if not options:
+            continue
+        options = dict(options, path=(fips and options["fips_path"]) or options["path"])
+        result[store] = dict(inv.keystore_read(options, return_pem=store == "keystore"), path=options["path"])
     if module.params["restart_record"]:
         result["restart_pending"] = restart_record_pending(module.params["restart_record"])
     # what sm_ini and sm_truststore would change, planned by their engines in this call
     if module.params["ini_plan"]:
-        result["ini_plan"] = ini_plan(module.params["ini_plan"], result["jre"])
+        result["ini_plan"] = ini_plan(module.params["ini_plan"], found_jre, fips)
     if module.params["truststore_plan"]:
         result["truststore_plan"] = trust.planned(module, module.params["truststore_plan"])
     # the run's liveness check where the server probes itself (sm_server_probe_from), in this call

@@ -80,6 +80,13 @@ options:
         type: str
         choices: [all, notable]
         default: all
+      fips_path:
+        description: The store's file when I(installation) finds C(fipsmode:1) (its PKCS#12 file).
+        type: path
+      fips_type:
+        description: Its type then.
+        type: str
+        choices: [jks, pkcs12]
   untrusted_cas:
     description: The untrusted CAs (C(smtls_untrusted_cas)); each item matches by any of its keys.
     type: list
@@ -128,6 +135,31 @@ options:
   sm_cfg:
     description: The server's C(sm.cfg), whose servlets (and their ports) are listed.
     type: path
+  installation:
+    description:
+      - An SM server's installation model, read as M(sm_server_info) reads it (release, start file
+        and its processes, JRE vendor and version, C(fipsmode)) - returned as C(installation); its
+        servlets are then the start file's (C(sm_cfg) is given them too). Under C(fipsmode:1) a store
+        with I(fips_path) is read there, as I(fips_type).
+    type: dict
+    suboptions:
+      run_dir:
+        description: The RUN directory.
+        type: path
+        required: true
+      jre_dir:
+        description: The JRE's home.
+        type: path
+        required: true
+      start_file:
+        description: C(auto), C(sm.cfg) or C(smstart), as for M(sm_server_info).
+        type: str
+        choices: [auto, sm.cfg, smstart]
+        default: auto
+      release:
+        description: The SM release, or C(auto).
+        type: str
+        default: auto
   webtier_properties:
     description: The web tier's custom C(webtier.properties) (it wins over C(web.xml)).
     type: path
@@ -306,6 +338,7 @@ from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_liveness as liveness
 from ansible.module_utils import smtls_webtier as webtier
 from ansible.module_utils import smtls_x509 as pki
+from ansible.module_utils import smtls_installation as installation
 from ansible.module_utils import smtls_smcfg as smcfg
 from ansible.module_utils.smtls_files import FileProblem, read_optional
 
@@ -321,6 +354,8 @@ ARGUMENT_SPEC = dict(
         required=dict(type="bool", default=False),
         default_password_expected=dict(type="bool", default=False),
         entries=dict(type="str", choices=["all", "notable"], default="all"),
+        fips_path=dict(type="path"),
+        fips_type=dict(type="str", choices=list(ks.STORE_TYPES)),
     )),
     untrusted_cas=dict(type="list", elements="dict", default=[], options=dict(
         alias=dict(type="str"),
@@ -333,6 +368,10 @@ ARGUMENT_SPEC = dict(
     well_known_passwords=dict(type="list", elements="str", no_log=True),
     sm_ini=dict(type="path"),
     sm_cfg=dict(type="path"),
+    installation=dict(type="dict", options=dict(
+        run_dir=dict(type="path", required=True), jre_dir=dict(type="path", required=True),
+        start_file=dict(type="str", choices=["auto"] + list(smcfg.START_FILES), default="auto"),
+        release=dict(type="str", default="auto"))),
     webtier_properties=dict(type="path"),
     webtier_web_xml=dict(type="path"),
     webtier_webapp_properties=dict(type="path"),
@@ -397,10 +436,27 @@ def main():
     well_known = p["well_known_passwords"] or inv.WELL_KNOWN_PASSWORDS
     result = dict(changed=False, stores=[None] * len(p["stores"]), context=p["context"],
                   known_ca_count=len(known_cas))
+    model = None
+    if p["installation"]:
+        def run_java(argv):
+            rc, out, err = module.run_command(argv)
+            return rc, (err or "") + (out or "")
+
+        spec = p["installation"]
+        try:
+            model = installation.read(spec["run_dir"], spec["jre_dir"], lambda path: read_optional(
+                path, os.path.basename(path)) if os.path.isdir(spec["run_dir"]) else None, run_java,
+                start_file=spec["start_file"], given_release=spec["release"])
+        except (smcfg.SmCfgError, FileProblem) as exc:
+            model = {"error": str(exc), "servlets": [], "fips": {"enabled": False}}
+        result["installation"] = model
+    fips = bool(model and model["fips"]["enabled"])
     # identity stores first: a foreign issuer found there is judged in every other store
     order = sorted(range(len(p["stores"])), key=lambda i: p["stores"][i]["purpose"] != "identity")
     for index in order:
         store = p["stores"][index]
+        if fips and store.get("fips_path"):  # fipsmode:1: the store's PKCS#12 file
+            store = dict(store, path=store["fips_path"], type=store.get("fips_type") or store.get("type"))
         found = {"exists": False}
         data = read_file(store["path"], store.get("label") or "keystore", found)
         facts = inv.read_store(store, data, selectors, known_cas, well_known,
@@ -416,7 +472,13 @@ def main():
         if data is not None:
             ini.update(inv.read_sm_ini(data))
         result["sm_ini"] = ini
-    if p["sm_cfg"]:
+    if model is not None:
+        start = model.get("start_file") or {}
+        result["sm_cfg"] = {"path": start.get("path"), "exists": bool(start.get("exists")),
+                            "servlets": model.get("servlets") or [], "error": model.get("error")}
+        if not result["sm_cfg"]["error"]:
+            del result["sm_cfg"]["error"]
+    elif p["sm_cfg"]:
         cfg = {"path": p["sm_cfg"], "exists": False, "servlets": []}
         data = read_file(p["sm_cfg"], "sm.cfg", cfg)
         if data is not None:

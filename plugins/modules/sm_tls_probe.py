@@ -39,6 +39,21 @@ options:
     type: list
     elements: int
     default: []
+  plain_ports:
+    description:
+      - Ports of the same server answering plain HTTP only - the load balancer's (C(sm -loadBalancer
+        -httpPort:N)), never a TLS endpoint - asked in the same call; each must answer. Their results
+        carry C(load_balancer) and, when the answer is a redirect, C(location).
+    type: list
+    elements: int
+    default: []
+  redirect_names:
+    description:
+      - The names a redirect of a I(plain_ports) port may send clients to (the names the servers'
+        certificates carry). Empty - not checked.
+    type: list
+    elements: str
+    default: []
   server_name:
     description: Name to check the certificate against (and to send as SNI). Defaults to I(host).
     type: str
@@ -191,9 +206,9 @@ client_certificate_accepted:
   type: bool
 probes:
   description:
-    - With I(more_ports), every port's result (the keys above, each with its port); the keys above
-      are then those of the first failing probe, else the first one.
-  returned: with more_ports
+    - With I(more_ports) or I(plain_ports), every port's result (the keys above, each with its port);
+      the keys above are then those of the first failing probe, else the first one.
+  returned: with more_ports or plain_ports
   type: list
   elements: dict
 """
@@ -209,6 +224,8 @@ ARGUMENT_SPEC = dict(
     host=dict(type="str", required=True),
     port=dict(type="int", required=True),
     more_ports=dict(type="list", elements="int", default=[]),
+    plain_ports=dict(type="list", elements="int", default=[]),
+    redirect_names=dict(type="list", elements="str", default=[]),
     server_name=dict(type="str"),
     verify_hostname=dict(type="bool", default=True),
     plain_http=dict(type="bool", default=False),
@@ -291,6 +308,16 @@ def main():
             result["client_certificate_accepted"] = bool(result["ok"] and result["client_certificate"])
             results.append(result)
             problems.append(probe_problem(p, port, result))
+        # the load balancer's HTTP port (sm -loadBalancer, never a TLS endpoint): it answers, and
+        # sends clients to a name the certificates carry
+        for port in p["plain_ports"]:
+            result = tls.probe(p["host"], port, None, p["server_name"], False, p["timeout"], p["wait"],
+                               plain=True)
+            result.update(client_certificate_accepted=False, load_balancer=True)
+            results.append(result)
+            problem = ("load balancer: %s" % probe_problem(dict(p, expect="success"), port, result)
+                       if not result["ok"] else tls.redirect_problem(result, p["redirect_names"]))
+            problems.append(problem or None)
     except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
     failed = [(message, result) for message, result in zip(problems, results) if message]

@@ -73,6 +73,13 @@ options:
             would lock every other user's Java out of it).
         type: bool
         default: true
+      convert:
+        description:
+          - Convert an existing store to I(type) - a store SM opens as C(truststoreFile) under its
+            C(truststoreType) (PKCS#12 in FIPS mode). Without it an existing store keeps its format
+            and I(type) is the format of a new one.
+        type: bool
+        default: false
   trusted_certs:
     description: Certificates every truststore must hold.
     type: list

@@ -57,7 +57,7 @@ def standin(tmp_path_factory, ca, sample_ca):
     else:
         proc.kill()
         pytest.fail("the stand-in did not start")
-    yield {"run": run, "http": http, "https": https, "cert": cert}
+    yield {"run": run, "http": http, "https": https, "cert": cert, "classes": classes}
     proc.terminate()
     proc.wait(10)
 
@@ -132,6 +132,50 @@ def test_every_port_of_a_server_in_one_call_and_a_failing_one_named(standin):
     assert [p["ok"] for p in failed["probes"]] == [True, False]
     assert failed["reason"] == "nothing_listening"
     assert failed["msg"].startswith("TLS probe of 127.0.0.1:%d failed: " % closed)
+
+
+# --- the load balancer (sm -loadBalancer): HTTP only, it answers and redirects to a servlet ------
+
+
+@pytest.fixture(scope="module")
+def balanced(tmp_path_factory, standin):
+    """A vertically scaled stand-in (a test double): the load balancer and two SSL servlets in its
+    sm.cfg, the same stores as `standin`, redirecting to the name `localhost`."""
+    import shutil
+    run = tmp_path_factory.mktemp("RUN-balanced")
+    for item in Path(standin["run"]).iterdir():
+        if item.is_file():
+            shutil.copy(item, run / item.name)
+    lb, ports = free_port(), [free_port() for _ in range(4)]
+    (run / "sm.cfg").write_text("sm -loadBalancer -httpPort:%d\nsm -httpPort:%d -httpsPort:%d\n"
+                                "sm -httpPort:%d -httpsPort:%d\nsm -que:ir\n" % (lb, *ports))
+    proc = subprocess.Popen(["java", "-cp", str(standin["classes"]), "SmStandIn", str(run), "-bind:127.0.0.1",
+                             "-redirectHost:localhost"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline and "listening" not in proc.stdout.readline():
+        pass
+    yield {"lb": lb, "https": [ports[1], ports[3]], "run": run}
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_the_load_balancer_answers_and_redirects_to_a_certificate_name(standin, balanced):
+    probe = dict(args(standin), port=balanced["https"][0], more_ports=balanced["https"][1:],
+                 plain_ports=[balanced["lb"]], redirect_names=["localhost", "127.0.0.1"])
+    result = module_result(sm_tls_probe, probe)
+    assert result["ok"] and not result.get("failed"), result
+    lb = [p for p in result["probes"] if p.get("load_balancer")]
+    assert len(lb) == 1 and lb[0]["http_status"] == 302 and lb[0]["peer"] is None
+    # it sends the client to a servlet's HTTPS port, under the name the stand-in was given
+    assert lb[0]["location"] in ["https://localhost:%d/" % port for port in balanced["https"]]
+    # a redirect to a name no certificate carries fails the proof, naming the fix
+    wrong = module_result(sm_tls_probe, dict(probe, redirect_names=["sm1.example.com"]))
+    assert wrong["failed"] and "a host name the server certificates do not carry" in wrong["msg"]
+    assert "sm_server_dns_names" in wrong["msg"]
+    # a load balancer port where nothing listens fails as any port does
+    down = module_result(sm_tls_probe, dict(probe, plain_ports=[free_port()], timeout=2))
+    assert down["failed"] and down["msg"].startswith("load balancer: TLS probe of 127.0.0.1:")
 
 
 # --- liveness: what a port serves, whoever asks (sm_tls_liveness and the reads that take it) ---

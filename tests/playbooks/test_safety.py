@@ -176,7 +176,7 @@ BAD_INPUT = [
     ("no web tier where named", {"sm_webtier_webapp_dir": "/nonexistent/webtier"}, "web1.demo.invalid",
      "Fix sm_webtier_webapp_dir"),
     ("unknown keystore type", {"sm_server_keystore_type": "jceks"}, "sm1.demo.invalid",
-     "sm_server_keystore_type='jceks' must be one of jks, pkcs12. Fix:"),
+     "sm_server_keystore_type='jceks' must be one of auto, jks, pkcs12. Fix:"),
     ("trusted sign-on without unique client certificates",
      {"smtls_ssl_mode": "trusted_signon", "sm_webtier_common_name": "webtier"}, "web1.demo.invalid",
      "unique client certificate per web tier"),
@@ -188,7 +188,8 @@ BAD_INPUT = [
     ("protocol typo", {"smtls_ssl_protocols": ["TLSv1.2", "TLSv13"]}, "sm1.demo.invalid",
      "TLSv13 is not a protocol JSSE knows"),
     ("TLSv1.3 on a server whose JRE lacks it", {"smtls_ssl_protocols": ["TLSv1.2", "TLSv1.3"]},
-     "sm2.demo.invalid", "Java 1.8.0_202; TLS 1.3 needs Java 11, or 8u261 and later), so SM would not start"),
+     "sm2.demo.invalid", "openjdk Java 1.8.0_262; TLS 1.3 needs Java 11, or Java 8 from 8u261 on Oracle and "
+     "8u272 on OpenJDK), so SM would not start"),
     ("cacsignon:1 left in sm.ini, mode encryption", "cacsignon", "sm2.demo.invalid",
      "sm.ini has cacsignon:1 (CAC sign-on), with which SM forces ssl:1"),
     ("cipher typo", {"smtls_ssl_ciphers": ["TLS_AES_128_GCM_SHA257"]}, "sm1.demo.invalid",
@@ -234,7 +235,22 @@ BAD_INPUT = [
      "puts this host in more than one host role (sm_server, sm_webtier)"),
     ("an expired extra allowed client", "expired-client", "sm1.demo.invalid",
      "sm_server_trusted_clients_extra=(list of 1) is refused: sm_server_trusted_clients_extra old-client: "),
+    # production installations (issue 23): the installation model and the fleet's shape
+    ("a Windows-hosted SM server", "windows-server", "",
+     "ansible_connection='winrm' makes this sm server a Windows host"),
+    ("the horizontal pair restarted in one batch", {"smtls_server_batch": 2}, "",
+     "smtls_server_batch=2 restarts every server behind smgroup.demo.invalid"),
+    ("the group's alias not on a certificate", {"sm_server_dns_names": ["{{ inventory_hostname }}"]},
+     "sm1.demo.invalid", "sm_server_cluster_alias='smgroup.demo.invalid' is not among sm_server_dns_names"),
+    ("a start file named that SM does not start from", {"sm_server_start_file": "smstart"},
+     "sm1.demo.invalid",
+     "smstart (sm_server_start_file) starts no servlet (an sm line with -httpPort/-httpsPort): it does not "
+     "exist"),
     # set up on the fleet itself, one at a time (see SOLO)
+    ("no start file lists a servlet", "no-start-file", "sm1.demo.invalid",
+     "starts a servlet (an sm line with -httpPort/-httpsPort), so SM would serve nothing to prove"),
+    ("fipsmode:1 on OpenJDK, a JKS keystore asked for", "fips-on-openjdk", "sm1.demo.invalid",
+     "and SM does not support FIPS mode with OpenJDK. Fix: run SM on the Oracle or IBM JRE"),
     ("immutable webtier.properties on one web tier", "immutable-properties", "web2.demo.invalid",
      "is immutable or append-only (chattr +i/+a), so it cannot be replaced. Fix: chattr -i"),
     ("malformed server.xml on one web tier", "malformed-server-xml", "web2.demo.invalid",
@@ -284,8 +300,23 @@ def _solo_latin1_sm_ini(fleet):
     return lambda: path.write_bytes(original)
 
 
+def _solo_no_start_file(fleet):
+    path = run_dir(fleet, "sm1.demo.invalid") / "sm.cfg"
+    original = path.read_bytes()
+    path.unlink()
+    return lambda: path.write_bytes(original)
+
+
+def _solo_fips_on_openjdk(fleet):
+    path = run_dir(fleet, "sm1.demo.invalid") / "sm.ini"
+    original = path.read_bytes()
+    path.write_bytes(original + b"fipsmode:1\n")
+    return lambda: path.write_bytes(original)
+
+
 # Bad inputs that are a state of the fleet: each set up, tried alone, and undone
-SOLO = {"corrupt": lambda fleet: _restore_after(_damage, run_dir(fleet, "sm1.demo.invalid") / "cacerts"),
+SOLO = {"no-start-file": _solo_no_start_file, "fips-on-openjdk": _solo_fips_on_openjdk,
+        "corrupt": lambda fleet: _restore_after(_damage, run_dir(fleet, "sm1.demo.invalid") / "cacerts"),
         "immutable-properties": _solo_immutable_properties,
         "malformed-server-xml": _solo_malformed_server_xml,
         "latin1-sm-ini": _solo_latin1_sm_ini,
@@ -293,7 +324,9 @@ SOLO = {"corrupt": lambda fleet: _restore_after(_damage, run_dir(fleet, "sm1.dem
 SOLO_EXTRA = {"latin1-sm-ini": {"sm_server_keystore_password": "demo-\u4e2d\u6587-ks1"},
               # a mode change that must rewrite webtier.properties (an unchanged file is left alone)
               "immutable-properties": {"smtls_ssl_mode": "encryption"},
-              "cacsignon": {"smtls_ssl_mode": "encryption"}}
+              "cacsignon": {"smtls_ssl_mode": "encryption"},
+              # both refusals in one line: the JRE, and the JKS store FIPS would not open
+              "fips-on-openjdk": {"sm_server_keystore_type": "jks"}}
 
 
 def _restore_after(damage, path):
@@ -306,9 +339,10 @@ def _inventory_variant(fleet, tmp_path, case):
     web tier listed among the servers too."""
     path = tmp_path / "inventory"
     shutil.copytree(inventory(fleet), path, symlinks=True)
-    if case == "mode-in-host-vars":
+    if case in ("mode-in-host-vars", "windows-server"):
         (path / "host_vars").mkdir()
-        (path / "host_vars" / "sm2.demo.invalid.yml").write_text("smtls_ssl_mode: encryption\n")
+        (path / "host_vars" / "sm2.demo.invalid.yml").write_text(
+            "smtls_ssl_mode: encryption\n" if case == "mode-in-host-vars" else "ansible_connection: winrm\n")
     else:
         hosts = yaml.safe_load((path / "hosts.yml").read_text())
         hosts["all"]["children"]["sm_servers"]["hosts"]["web1.demo.invalid"] = None
@@ -341,7 +375,7 @@ def _refused(fleet, tmp_path, extra):
         extra = {"smtls_ca_dir": str(tmp_path / "new-ca"), "smtls_ca_valid_days": 0}
     elif extra == "ca-too-short":
         extra = {"smtls_ca_dir": str(tmp_path / "new-ca"), "smtls_ca_valid_days": 100}
-    elif extra in ("mode-in-host-vars", "two-host-roles"):
+    elif extra in ("mode-in-host-vars", "two-host-roles", "windows-server"):
         return run(fleet, "site.yml", *lock, expect_rc=None, hosts=_inventory_variant(fleet, tmp_path, extra))
     elif extra == "short-passphrase":
         extra = {"smtls_ca_dir": str(tmp_path / "new-ca"), "smtls_ca_passphrase": "short"}

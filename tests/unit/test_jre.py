@@ -49,11 +49,47 @@ def make_jre(tmp_path, release=None, java_output=None, java_rc=0):
 
 
 def test_release_file_is_read_without_starting_a_jvm(tmp_path):
-    home, run_java, calls = make_jre(tmp_path, 'IMPLEMENTOR="Oracle"\nJAVA_VERSION="1.8.0_202"\n',
+    home, run_java, calls = make_jre(tmp_path, 'IMPLEMENTOR="AdoptOpenJDK"\nJAVA_VERSION="1.8.0_202"\n',
                                      java_output='java version "17"')
     info = jre.detect(home, run_java)
-    assert info == dict(home=home, found=True, version="1.8.0_202", source="release", tls13=False)
+    assert info == dict(home=home, found=True, version="1.8.0_202", source="release", tls13=False,
+                        vendor="openjdk", vendor_source='release IMPLEMENTOR="AdoptOpenJDK"',
+                        implementor="AdoptOpenJDK")
     assert calls == []
+
+
+# (release file, java -version output, vendor, tls13): the vendor decides TLS 1.3 on Java 8 -
+# Oracle 8u261 (JDK-8245485), OpenJDK 8u272 (JDK-8248721); an unknown vendor's Java 8 gets none
+@pytest.mark.parametrize("release,output,vendor,tls13", [
+    ('IMPLEMENTOR="AdoptOpenJDK"\nJAVA_VERSION="1.8.0_262"\n', None, "openjdk", False),
+    ('IMPLEMENTOR="Red Hat, Inc."\nJAVA_VERSION="1.8.0_272"\n', None, "openjdk", True),
+    ('JAVA_VERSION="1.8.0_262"\nBUILD_TYPE="commercial"\n', None, "oracle", True),
+    ('JAVA_VERSION="1.8.0_251"\nBUILD_TYPE="commercial"\n', None, "oracle", False),
+    ('IMPLEMENTOR="IBM Corporation"\nJAVA_VERSION="1.8.0_291"\n', None, "ibm", False),
+    # Oracle's name alone: Oracle JDK or Oracle's OpenJDK build - java -version tells them apart
+    ('IMPLEMENTOR="Oracle Corporation"\nJAVA_VERSION="1.8.0_265"\n',
+     'java version "1.8.0_265"\nJava(TM) SE Runtime Environment', "oracle", True),
+    ('IMPLEMENTOR="Oracle Corporation"\nJAVA_VERSION="1.8.0_265"\n',
+     'openjdk version "1.8.0_265"\nOpenJDK Runtime Environment', "openjdk", False),
+    ('IMPLEMENTOR="Oracle Corporation"\nJAVA_VERSION="1.8.0_265"\n', None, "unknown", None),
+    ('JAVA_VERSION="1.8.0_202"\n', None, "unknown", False),
+    ('IMPLEMENTOR="Oracle Corporation"\nJAVA_VERSION="17.0.9"\n', None, "unknown", True),
+    ('IMPLEMENTOR="Eclipse Adoptium"\nJAVA_VERSION="10.0.2"\n', None, "openjdk", False),
+])
+def test_vendor_and_tls13(tmp_path, release, output, vendor, tls13):
+    home, run_java, calls = make_jre(tmp_path, release, java_output=output)
+    info = jre.detect(home, run_java)
+    assert (info["vendor"], info["tls13"]) == (vendor, tls13), info
+    # auto: TLSv1.3 only where the JRE surely has it
+    assert ("TLSv1.3" in jre.protocols_for("auto", info)) is bool(tls13)
+    # a JVM starts only where the release file leaves the vendor of a Java 8 open
+    assert bool(calls) == (output is not None)
+
+
+def test_fips_is_refused_on_openjdk_only():
+    assert "does not support FIPS mode with OpenJDK" in jre.fips_problem(
+        dict(home="/j", vendor="openjdk", vendor_source='release IMPLEMENTOR="Debian"'))
+    assert jre.fips_problem(dict(vendor="oracle")) == jre.fips_problem(dict(vendor="ibm")) == ""
 
 
 def test_java_version_when_the_release_file_does_not_tell(tmp_path):
