@@ -355,7 +355,7 @@ def host_problems(values, spec, group_names=(), defaults=None):
     problems += _service_problems(merged)
     roles = [HOST_ROLES[g] for g in group_names if g in HOST_ROLES]
     problems += _platform_problems(values, roles)
-    problems += _cluster_problems(values)
+    problems += _cluster_problems(merged)
     if len(roles) > 1:
         problems.append(
             line(
@@ -474,6 +474,12 @@ def _cluster_problems(values):
         return [line(CLUSTER_ALIAS, alias, "is not among sm_server_dns_names, so clients sent to the "
                                            "group's name would refuse this server's certificate",
                      "add it to sm_server_dns_names")]
+    if alias and values.get("smtls_ca_source") == "acme" and values.get("smtls_ca_acme_challenge",
+                                                                          "http-01") == "http-01":
+        # the CA fetches the token from whichever member the name resolves to
+        return [line(CLUSTER_ALIAS, alias, "is on every member's certificate, and http-01 cannot prove a "
+                                           "name several hosts share",
+                     "smtls_ca_acme_challenge: dns-01 (docs/acme.md), or no alias on the certificates")]
     return []
 
 

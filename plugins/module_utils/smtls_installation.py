@@ -100,7 +100,9 @@ def read(run_dir, jre_dir, read_file, run_java, windows=False, start_file="auto"
     chosen = smcfg.choose(run_dir, windows=windows, choice=start_file, read=read_file)
     found_jre = jre.detect(jre_dir, run_java)
     fips = values.get("fipsmode", "0") == "1"
-    problems = [chosen.pop("problem")] if chosen.get("problem") else []
+    # a missing RUN directory is sm.ini's to name (the installation read's sm.ini plan), with its fix
+    problems = [chosen.pop("problem")] if chosen.get("problem") and os.path.isdir(run_dir) else []
+    chosen.pop("problem", None)
     if fips:
         problems.append(jre.fips_problem(found_jre))
     return dict(

@@ -167,7 +167,8 @@ BAD_INPUT = [
     ("malformed PEM of an allowed client", {"sm_server_trusted_clients_extra": [
         {"alias": "x", "pem": "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----"}]},
      "sm1.demo.invalid", "malformed PEM"),
-    ("SAN missing the host name", {"sm_server_dns_names": ["other.invalid"]}, "sm1.demo.invalid",
+    ("SAN missing the host name", {"sm_server_dns_names": ["other.invalid", "smgroup.demo.invalid"]},
+     "sm1.demo.invalid",
      "clients reach this server as sm1.demo.invalid"),
     ("not an IP address", {"sm_server_ip_addresses": ["10.0.0.999"]}, "sm1.demo.invalid",
      "sm_server_ip_addresses=['10.0.0.999'] holds '10.0.0.999', which is not an IP address. Fix:"),

@@ -155,3 +155,17 @@ def test_the_cluster_alias_must_be_a_certificate_name():
     assert not inputs.host_problems({"sm_server_cluster_alias": "sm.example.com",
                                      "sm_server_dns_names": ["sm1.example.com", "sm.example.com"]},
                                     {}, ["sm_servers"])
+
+
+def test_a_missing_run_directory_is_left_to_the_sm_ini_plan(tmp_path):
+    model = installation.read(str(tmp_path / "nowhere" / "RUN"), str(tmp_path / "jre"),
+                              lambda path: None, lambda argv: (1, ""))
+    assert model["problems"] == [] and model["servlets"] == []
+
+
+def test_a_cluster_alias_is_not_proven_over_http01():
+    alias = {"sm_server_cluster_alias": "sm.example.com", "sm_server_dns_names": ["sm1", "sm.example.com"],
+             "smtls_ca_source": "acme"}
+    problems = inputs.host_problems(alias, {}, ["sm_servers"])
+    assert "http-01 cannot prove a name several hosts share" in problems[0]
+    assert not inputs.host_problems(dict(alias, smtls_ca_acme_challenge="dns-01"), {}, ["sm_servers"])

@@ -156,6 +156,13 @@ CASES = [
      {("web1", "warning", "mode_drift")}, set()),
     ("plain password in sm.ini", [server(sm_ini=ini(plain=["keystorePass"])), web()],
      {("sm1", "info", "plain_password")}, set()),
+    # the installation read: SM 9.4x never encrypts sm.ini's passwords; a model it refuses is a warning
+    ("plain password on SM 9.41", [server(sm_ini=ini(plain=["keystorePass"]), installation={
+        "release": {"version": "9.41", "encrypts_passwords": False}}), web()],
+     {("sm1", "warning", "plain_password_kept")}, {("sm1", "info", "plain_password")}),
+    ("FIPS on OpenJDK", [server(installation={"release": {}, "problems": [
+        "fipsmode:1, but the JRE at /j is an OpenJDK build"]}), web()],
+     {("sm1", "warning", "installation")}, set()),
     ("sm.ini missing", [server(sm_ini={"path": "/sm/sm.ini", "exists": False}), web()],
      {("sm1", "warning", "store_unreadable")}, set()),
     ("SSL off", [server(mode="none", sm_ini=ini("none"), stores=[]), web(mode="none", webtier={

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from ansible.module_utils import smtls_smcfg as smcfg
 
@@ -117,3 +118,32 @@ def test_ssl_needs_an_https_port_on_every_servlet():
     assert problem.startswith("start file line 9 starts a servlet without -httpsPort") and "Fix:" in problem
     assert smtls_servlet_problem(plain, False) == ""
     assert smtls_servlet_problem([], True) == ""
+
+
+# A start file written any way a site writes one: the same processes come out (property)
+_PREFIX = st.sampled_from(["sm", "./sm", "$RUN/sm", '"$RUN/sm"', "/opt/sm/RUN/sm", "nohup ./sm",
+                           "exec sm", "LD_LIBRARY_PATH=$RUN ./sm", "  sm"])
+_SUFFIX = st.sampled_from(["", " &", "&", " > lb.log 2>&1 &", " >>servlet.log 2>&1&", "  # a comment",
+                           " ;"])
+_PROCESS = st.fixed_dictionaries({
+    "http": st.integers(1, 65535), "https": st.one_of(st.none(), st.integers(1, 65535)),
+    "lb": st.booleans(), "extra": st.sampled_from(["", " -debugnode", " -log:../logs/x.log"])})
+
+
+@settings(max_examples=150, deadline=None)
+@given(processes=st.lists(_PROCESS, min_size=1, max_size=5),
+       prefixes=st.lists(_PREFIX, min_size=5, max_size=5),
+       suffixes=st.lists(_SUFFIX, min_size=5, max_size=5), smstart=st.booleans())
+def test_any_way_of_writing_the_start_file_gives_the_same_processes(processes, prefixes, suffixes, smstart):
+    lines = ["#!/bin/sh", "RUN=/opt/sm/RUN", "cd $RUN"] if smstart else ["# sm.cfg"]
+    for index, process in enumerate(processes):
+        words = (["-loadBalancer"] if process["lb"] else []) + ["-httpPort:%d" % process["http"]] + (
+            ["-httpsPort:%d" % process["https"]] if process["https"] else [])
+        head = prefixes[index] if smstart else "sm"
+        tail = suffixes[index] if smstart else ""
+        lines.append("%s %s%s%s" % (head, " ".join(words), process["extra"], tail))
+    lines.append(("nohup ./sm -que:ir &" if smstart else "sm -que:ir"))
+    found = smcfg.processes("\n".join(lines) + "\n", "/opt/sm/RUN/" + ("smstart" if smstart else "sm.cfg"))
+    assert [(p["role"], p["http_port"], p["https_port"]) for p in found] == [
+        ("load_balancer" if p["lb"] else "servlet", p["http"], p["https"]) for p in processes] + [
+        ("background", None, None)]
