@@ -40,8 +40,8 @@ options:
         type: str
       ports:
         description:
-          - The ports. Empty - those the installation read of the same call finds (every servlet of
-            C(sm.cfg); the first HTTPS connector with a keystore in C(server.xml)), else I(default_port).
+          - The ports. Empty - those the installation read of the same call finds (every servlet of the
+            start file; the first HTTPS connector with a keystore in C(server.xml)), else I(default_port).
         type: list
         elements: int
         default: []
@@ -52,6 +52,14 @@ options:
         description: An HTTP request without TLS (a server in mode C(none)).
         type: bool
         default: false
+      balancer_ports:
+        description:
+          - With SSL on, the load balancer's HTTP ports (C(sm -loadBalancer)), asked in plain HTTP; the
+            observation carries C(load_balancer) and the redirect's C(location). Empty - those of the
+            installation read of the same call.
+        type: list
+        elements: int
+        default: []
       probed_from:
         description: The host the probe is made from, for the message.
         type: str

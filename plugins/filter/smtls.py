@@ -743,9 +743,16 @@ def smtls_fleet_problems(hosts, hostvars, groups, ca_certificate="", valid_days=
     servers = [h for h in groups.get("sm_servers", []) if h in hosts]
     aliases = dict((h, hostvars[h].get(_inputs.CLUSTER_ALIAS)) for h in servers)
     serial = hostvars[servers[0]].get("smtls_server_batch") if servers else None
+    # what the preflight's liveness check saw the load balancers send clients to (servers' and web
+    # tiers' reads), against the names the new certificates will carry
+    observed = [o for h in hosts for fact in ("sm_server_liveness_observed", "sm_webtier_liveness_observed")
+                for o in hostvars[h].get(fact) or []]
+    names = dict((h, (hostvars[h].get("sm_server_liveness_target") or {}).get("redirect_names"))
+                 for h in servers)
     return (_inputs.fleet_problems(settings, dict(groups), references, secrets, not_after, valid_days,
                                    renew_days, signs=ca_source == "internal")
-            + _inputs.group_batch_problems(servers, aliases, serial))
+            + _inputs.group_batch_problems(servers, aliases, serial)
+            + _liveness.redirect_problems(observed, names))
 
 
 def smtls_liveness_problems(observations, name, keystore_read=None, keystore="", ports=None):

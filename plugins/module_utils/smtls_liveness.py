@@ -28,6 +28,9 @@ TARGET_OPTIONS = dict(
     ports=dict(type="list", elements="int", default=[]),
     default_port=dict(type="int"),
     plain_http=dict(type="bool", default=False),
+    # the load balancer's HTTP ports (sm -loadBalancer), asked in plain HTTP beside the TLS ports:
+    # empty - those of the installation read of the same call
+    balancer_ports=dict(type="list", elements="int", default=[]),
     # the host the probe is made from, for the message (the module runs there)
     probed_from=dict(type="str"),
 )
@@ -81,7 +84,41 @@ def observe(targets, servlets=None, connectors=None, timeout=10.0):
             seen.update(name=target["name"], kind=target.get("kind") or "server", host=target["host"],
                         plain_http=bool(target.get("plain_http")), probed_from=target.get("probed_from"))
             observations.append(seen)
+        # with SSL on, the load balancer is no TLS port: asked in plain HTTP, where it sends clients
+        # (with SSL off its HTTP port is among the ports above)
+        for port in [] if target.get("plain_http") else balancer_ports(target, servlets):
+            seen = tls.probe(target["host"], port, None, target.get("server_name"), False, timeout,
+                             plain=True)
+            observations.append(dict(
+                port=port, answered=seen["ok"], reason=seen["reason"], reason_text=seen["reason_text"],
+                message=seen.get("message"), location=seen.get("location"), load_balancer=True,
+                name=target["name"], kind="server", host=target["host"], plain_http=True,
+                probed_from=target.get("probed_from")))
     return observations
+
+
+def balancer_ports(target, servlets=None):
+    """The load balancer's HTTP ports of a server target: as given, else the installation read's."""
+    if target.get("kind", "server") != "server":
+        return []
+    if target.get("balancer_ports"):
+        return [int(p) for p in target["balancer_ports"]]
+    return [int(s["http_port"]) for s in servlets or []
+            if s.get("role") == "load_balancer" and s.get("http_port")]
+
+
+def redirect_problems(observations, names_by_server):
+    """Where a load balancer (as the liveness check saw it) sends clients to a host no certificate
+    of its group carries - known before any write, so refused then. names_by_server: server ->
+    the names its group's certificates will carry."""
+    problems = []
+    for seen in observations or []:
+        names = names_by_server.get(seen.get("name"))
+        if seen.get("load_balancer") and seen.get("location") and names:
+            problem = tls.redirect_problem(seen, names)
+            if problem:
+                problems.append("%s: %s" % (seen["name"], problem))
+    return sorted(set(problems))
 
 
 def expected_fingerprints(read):

@@ -284,7 +284,7 @@ def redirect_problem(result, names):
         target = ""
     if target.lower() in [str(n).lower() for n in names]:
         return ""
-    return ("the load balancer at %s:%s sends clients to %s, a host name the server certificates do not "
-            "carry (%s), so their TLS handshake would fail. Fix: the name SM redirects to (the servlet "
-            "hosts' names) into sm_server_dns_names" % (result.get("host"), result.get("port"), location,
-                                                        ", ".join(names)))
+    shown = ", ".join(list(names)[:3]) + (", ..." if len(names) > 3 else "")
+    return ("the load balancer at %s:%s sends clients to %s, a host no server certificate carries (%s), "
+            "so their handshake fails. Fix: add that host to sm_server_dns_names"
+            % (result.get("host"), result.get("port"), location, shown))

@@ -171,8 +171,8 @@ def test_the_load_balancer_answers_and_redirects_to_a_certificate_name(standin, 
     assert lb[0]["location"] in ["https://localhost:%d/" % port for port in balanced["https"]]
     # a redirect to a name no certificate carries fails the proof, naming the fix
     wrong = module_result(sm_tls_probe, dict(probe, redirect_names=["sm1.example.com"]))
-    assert wrong["failed"] and "a host name the server certificates do not carry" in wrong["msg"]
-    assert "sm_server_dns_names" in wrong["msg"]
+    assert wrong["failed"] and "a host no server certificate carries" in wrong["msg"]
+    assert "Fix: add that host to sm_server_dns_names" in wrong["msg"]
     # a load balancer port where nothing listens fails as any port does
     down = module_result(sm_tls_probe, dict(probe, plain_ports=[free_port()], timeout=2))
     assert down["failed"] and down["msg"].startswith("load balancer: TLS probe of 127.0.0.1:")

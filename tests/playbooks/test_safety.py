@@ -250,6 +250,9 @@ BAD_INPUT = [
     # set up on the fleet itself, one at a time (see SOLO)
     ("no start file lists a servlet", "no-start-file", "sm1.demo.invalid",
      "starts a servlet (an sm line with -httpPort/-httpsPort), so SM would serve nothing to prove"),
+    ("a load balancer redirecting to a name no certificate carries", "wrong-redirect", "",
+     "sends clients to https://sm1-old.demo.invalid:25443/, a host no server certificate "
+     "carries"),
     ("fipsmode:1 on OpenJDK, a JKS keystore asked for", "fips-on-openjdk", "sm1.demo.invalid",
      "and SM does not support FIPS mode with OpenJDK. Fix: run SM on the Oracle or IBM JRE"),
     ("immutable webtier.properties on one web tier", "immutable-properties", "web2.demo.invalid",
@@ -315,8 +318,20 @@ def _solo_fips_on_openjdk(fleet):
     return lambda: path.write_bytes(original)
 
 
+def _solo_wrong_redirect(fleet):
+    """sm1's load balancer (the stand-in, a test double) sends clients to a name of another time."""
+    def restart(name):
+        subprocess.run(["bash", str(ROOT / "tests/standin/standin-ctl"), "restart",
+                        str(run_dir(fleet, "sm1.demo.invalid")),
+                        str(Path(fleet) / "controller/standin-classes"), name],
+                       check=True, capture_output=True)
+    restart("sm1-old.demo.invalid")
+    return lambda: restart("sm1.demo.invalid")
+
+
 # Bad inputs that are a state of the fleet: each set up, tried alone, and undone
 SOLO = {"no-start-file": _solo_no_start_file, "fips-on-openjdk": _solo_fips_on_openjdk,
+        "wrong-redirect": _solo_wrong_redirect,
         "corrupt": lambda fleet: _restore_after(_damage, run_dir(fleet, "sm1.demo.invalid") / "cacerts"),
         "immutable-properties": _solo_immutable_properties,
         "malformed-server-xml": _solo_malformed_server_xml,

@@ -85,3 +85,18 @@ def test_report_makes_a_down_servlet_and_a_wrong_certificate_critical_findings()
     assert wrong["severity"] == "critical" and "/sm/RUN/server.keystore" in wrong["message"]
     assert not {"not_serving", "wrong_certificate"} & set(findings["web1"])
     assert built["summary"]["hosts_by_status"]["critical"] >= 2
+
+
+def test_a_load_balancer_redirect_to_a_name_no_certificate_carries_is_a_fleet_problem():
+    seen = [{"name": "sm1", "load_balancer": True, "host": "127.0.0.1", "port": 13080,
+             "location": "https://sm1-old.example.com:13443/"},
+            {"name": "sm2", "load_balancer": True, "host": "127.0.0.1", "port": 13081,
+             "location": "https://sm2.example.com:13444/"},
+            {"name": "sm1", "port": 13443, "answered": True}]
+    names = {"sm1": ["sm1.example.com", "sm.example.com"], "sm2": ["sm2.example.com"]}
+    problems = liveness.redirect_problems(seen, names)
+    assert len(problems) == 1 and problems[0].startswith("sm1: the load balancer at 127.0.0.1:13080 sends")
+    assert "Fix:" in problems[0]
+    assert liveness.balancer_ports({"kind": "server"}, [{"role": "load_balancer", "http_port": 13080},
+                                                         {"role": "servlet", "http_port": 14080}]) == [13080]
+    assert liveness.balancer_ports({"kind": "connector"}, [{"role": "load_balancer", "http_port": 1}]) == []
