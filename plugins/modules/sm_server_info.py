@@ -15,8 +15,9 @@ description:
   - Reads, without changing anything, what the SSL settings of an SM server depend on and
     no inventory should have to guess - today the JRE the server runs, so that
     C(sslEnabledProtocols) only names protocols that JRE can enable.
-  - The JRE's version comes from its C(release) file (C(JAVA_VERSION)), else from
-    C(bin/java -version) of that JRE (one JVM start, only when the file does not tell).
+  - The JRE's vendor and version come from its C(release) file (C(BUILD_TYPE), C(IMPLEMENTOR),
+    C(JAVA_VERSION)), else from C(bin/java -version) of that JRE (one JVM start, only when the file
+    does not tell the version, or on Java 8 the vendor, which decides TLS 1.3 there).
   - With I(run_dir), the installation model (C(installation)) - the SM release, the start file SM
     uses (C(smstart) on Unix, C(sm.cfg) on Windows) and every process it starts with its role
     (load balancer, servlet, background), the JRE's vendor and version, and C(fipsmode) - so that
@@ -223,8 +224,19 @@ jre:
       description: Where the version was read - C(release), C(java -version) or C(none).
       type: str
     tls13:
-      description: Whether this JRE can enable TLSv1.3 (Java 11+, 8u261+); null when unknown.
+      description:
+        - Whether this JRE can enable TLSv1.3 (Java 11+; Java 8 from 8u261 on Oracle, 8u272 on
+          OpenJDK); null when unknown (an unknown vendor's Java 8 from 8u261 included).
       type: bool
+    vendor:
+      description: C(oracle), C(openjdk), C(ibm) or C(unknown).
+      type: str
+    vendor_source:
+      description: What told the vendor (the release file's field, or C(java -version)).
+      type: str
+    implementor:
+      description: The release file's C(IMPLEMENTOR), as written.
+      type: str
 keystore:
   description:
     - With I(keystore) - as M(sm_keystore_info) returns it (exists, type, entries with chain_pem,

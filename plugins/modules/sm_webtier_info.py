@@ -120,7 +120,9 @@ webapp_found:
   returned: always
   type: bool
 jre:
-  description: The JRE Tomcat runs, as M(sm_server_info) returns it (home, found, version, source, tls13).
+  description:
+    - The JRE Tomcat runs, as M(sm_server_info) returns it (home, found, version, source, vendor,
+      vendor_source, implementor, tls13).
   returned: always
   type: dict
 https_connectors:
