@@ -45,7 +45,7 @@ _module_utils("smtls_keystore")
 _keystore_state = _module_utils("smtls_keystore_state")
 _jre = _module_utils("smtls_jre")
 _module_utils("smtls_smini")
-_module_utils("smtls_smcfg")
+_smcfg = _module_utils("smtls_smcfg")
 _installation = _module_utils("smtls_installation")
 _inputs = _module_utils("smtls_inputs")
 _module_utils("smtls_probe")
@@ -427,8 +427,7 @@ def smtls_servlet_probes(probe, servlets, ssl, http_port, https_port, redirect_n
     nodes = [s for s in servlets or [] if s.get("role", "servlet") != "load_balancer"]
     ports = [int(servlet[key]) for servlet in nodes if servlet.get(key)] or [
         int(https_port if ssl else http_port)]
-    balancers = [int(s["http_port"]) for s in servlets or []
-                 if s.get("role") == "load_balancer" and s.get("http_port")]
+    balancers = _smcfg.balancer_ports(servlets)
     extra = dict(plain_ports=balancers, redirect_names=list(redirect_names)) if balancers else {}
     return [dict(probe, port=ports[0], more_ports=ports[1:], **extra)]
 
@@ -763,6 +762,11 @@ def smtls_liveness_problems(observations, name, keystore_read=None, keystore="",
                               keystore, [int(p) for p in ports] if ports else None)
 
 
+def smtls_balancer_ports(servlets):
+    """The load balancer's HTTP port(s) among the start file's processes (sm_server_info's servlets)."""
+    return _smcfg.balancer_ports(servlets)
+
+
 def smtls_liveness_ports(servlets, ssl, http_port, https_port):
     """The ports the liveness check looks at on a server: every servlet sm.cfg lists (as the
     restart probes do), else the inventory's."""
@@ -796,6 +800,7 @@ class FilterModule(object):
                 "smtls_sm_stores": smtls_sm_stores,
                 "smtls_installation_problems": smtls_installation_problems,
                 "smtls_installation_plan": smtls_installation_plan,
+                "smtls_balancer_ports": smtls_balancer_ports,
                 "smtls_derived_secret": smtls_derived_secret,
                 "smtls_servlet_probes": smtls_servlet_probes, "smtls_servlet_problem": smtls_servlet_problem,
                 "smtls_liveness_problems": smtls_liveness_problems,

@@ -55,37 +55,30 @@ def release(run_dir, given="auto"):
                 encrypts_passwords=None if not parsed else parsed >= ENCRYPTS_FROM)
 
 
-def ini_values(data):
-    """{lower-case name: value} of sm.ini's plain lines, the first of each name (as SM reads it)."""
+def ini_lines(data):
+    """{lower-case name: its line} of sm.ini's plain lines, the first of each name (as SM reads it)."""
     if data is None:
         return {}
     text = data.decode("utf-8-sig", "replace") if isinstance(data, bytes) else data
-    values = {}
+    lines = {}
     for line in smini.parse(text):
-        if line.name and not line.encrypted and line.key not in values:
-            values[line.key] = _Value((line.value or "").strip(), line.name)
-    return values
+        if line.name and not line.encrypted and line.key not in lines:
+            lines[line.key] = line
+    return lines
 
 
-class _Value(str):
-    """A value of sm.ini that remembers the name as written (JVMOption2, not jvmoption2)."""
-
-    def __new__(cls, value, name):
-        made = str.__new__(cls, value)
-        made.name = name
-        return made
+def _value(lines, key):
+    return (lines[key].value or "").strip() if key in lines else ""
 
 
-def outbound_hints(values):
+def outbound_hints(lines):
     """sm.ini lines that suggest SM makes outbound TLS connections with the store truststoreFile
     names now (name:value, no secret among them): a JVM trust option (JVMOption<n> with
     -Djavax.net.ssl.trustStore), and truststoreFile itself when it names a cacerts (a bundle of
     public CAs, trusted for more than client certificates)."""
-    hints = []
-    for key, value in sorted(values.items()):
-        if key.startswith("jvmoption") and "javax.net.ssl" in value.lower():
-            hints.append("%s:%s" % (getattr(value, "name", key), value))
-    current = values.get("truststorefile", "")
+    hints = ["%s:%s" % (line.name, _value(lines, key)) for key, line in sorted(lines.items())
+             if key.startswith("jvmoption") and "javax.net.ssl" in _value(lines, key).lower()]
+    current = _value(lines, "truststorefile")
     if os.path.basename(current.replace("\\", "/")).lower() == "cacerts":
         hints.append("truststoreFile:%s" % current)
     return hints
@@ -96,10 +89,10 @@ def read(run_dir, jre_dir, read_file, run_java, windows=False, start_file="auto"
     processes, servlets, jre, fips, outbound_hints, problems}. read_file(path) gives bytes or None
     when absent; run_java(argv) gives (rc, text). problems: what no rollout can fix, one
     sentence each with its fix (the preflight refuses them)."""
-    values = ini_values(read_file(os.path.join(run_dir, "sm.ini")))
+    lines = ini_lines(read_file(os.path.join(run_dir, "sm.ini")))
     chosen = smcfg.choose(run_dir, windows=windows, choice=start_file, read=read_file)
     found_jre = jre.detect(jre_dir, run_java)
-    fips = values.get("fipsmode", "0") == "1"
+    fips = _value(lines, "fipsmode") == "1"
     # a missing RUN directory is sm.ini's to name (the installation read's sm.ini plan), with its fix
     problems = [chosen.pop("problem")] if chosen.get("problem") and os.path.isdir(run_dir) else []
     chosen.pop("problem", None)
@@ -112,8 +105,8 @@ def read(run_dir, jre_dir, read_file, run_java, windows=False, start_file="auto"
         processes=chosen["processes"],
         servlets=smcfg.listening(chosen["processes"]),
         jre=found_jre,
-        fips=dict(enabled=fips, value=str(values.get("fipsmode", ""))),
-        outbound_hints=outbound_hints(values),
+        fips=dict(enabled=fips, value=_value(lines, "fipsmode")),
+        outbound_hints=outbound_hints(lines),
         problems=[p for p in problems if p],
     )
 

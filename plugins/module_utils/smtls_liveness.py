@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.module_utils import smtls_probe as tls
+from ansible.module_utils import smtls_smcfg as smcfg
 
 # A target, as the modules take it (option liveness): one host's ports, probed alike.
 TARGET_OPTIONS = dict(
@@ -73,27 +74,24 @@ def observe(targets, servlets=None, connectors=None, timeout=10.0):
     """What each port of each target answers: a list of observations (one per port)."""
     observations = []
     for target in targets or []:
-        for port in resolve(target, servlets, connectors):
-            if target.get("plain_http"):
-                seen = tls.probe(target["host"], port, None, target.get("server_name"), False, timeout,
-                                 plain=True)
-                seen = {"port": port, "answered": seen["ok"], "reason": seen["reason"],
-                        "reason_text": seen["reason_text"], "message": seen.get("message")}
+        plain = bool(target.get("plain_http"))
+        # with SSL on, the load balancer is no TLS port: asked in plain HTTP, where it sends clients
+        # (with SSL off its HTTP port is among the ports resolved)
+        asked = [(port, plain, False) for port in resolve(target, servlets, connectors)] + [
+            (port, True, True) for port in ([] if plain else balancer_ports(target, servlets))]
+        for port, plain_port, balancer in asked:
+            if plain_port:
+                answer = tls.probe(target["host"], port, None, target.get("server_name"), False, timeout,
+                                   plain=True)
+                seen = {"port": port, "answered": answer["ok"], "reason": answer["reason"],
+                        "reason_text": answer["reason_text"], "message": answer.get("message")}
+                if balancer:
+                    seen.update(load_balancer=True, location=answer.get("location"))
             else:
                 seen = tls.served(target["host"], port, target.get("server_name"), timeout)
             seen.update(name=target["name"], kind=target.get("kind") or "server", host=target["host"],
-                        plain_http=bool(target.get("plain_http")), probed_from=target.get("probed_from"))
+                        plain_http=plain_port, probed_from=target.get("probed_from"))
             observations.append(seen)
-        # with SSL on, the load balancer is no TLS port: asked in plain HTTP, where it sends clients
-        # (with SSL off its HTTP port is among the ports above)
-        for port in [] if target.get("plain_http") else balancer_ports(target, servlets):
-            seen = tls.probe(target["host"], port, None, target.get("server_name"), False, timeout,
-                             plain=True)
-            observations.append(dict(
-                port=port, answered=seen["ok"], reason=seen["reason"], reason_text=seen["reason_text"],
-                message=seen.get("message"), location=seen.get("location"), load_balancer=True,
-                name=target["name"], kind="server", host=target["host"], plain_http=True,
-                probed_from=target.get("probed_from")))
     return observations
 
 
@@ -103,8 +101,7 @@ def balancer_ports(target, servlets=None):
         return []
     if target.get("balancer_ports"):
         return [int(p) for p in target["balancer_ports"]]
-    return [int(s["http_port"]) for s in servlets or []
-            if s.get("role") == "load_balancer" and s.get("http_port")]
+    return smcfg.balancer_ports(servlets)
 
 
 def redirect_problems(observations, names_by_server):

@@ -96,11 +96,17 @@ def processes(data, path="sm.cfg", shell=None):
 def parse(data, path="sm.cfg"):
     """The processes of the start file that listen on a port (servlets and the load balancer),
     as processes() gives them."""
-    return [p for p in processes(data, path) if p["role"] != "background"]
+    return listening(processes(data, path))
 
 
 def listening(found):
     return [p for p in found if p["role"] != "background"]
+
+
+def balancer_ports(found):
+    """The load balancer's HTTP port(s) among the processes (HTTP only, never a TLS port)."""
+    return [int(p["http_port"]) for p in found or []
+            if p.get("role") == "load_balancer" and p.get("http_port")]
 
 
 def choose(run_dir, windows=False, choice="auto", read=None):

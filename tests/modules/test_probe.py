@@ -178,6 +178,20 @@ def test_the_load_balancer_answers_and_redirects_to_a_certificate_name(standin, 
     assert down["failed"] and down["msg"].startswith("load balancer: TLS probe of 127.0.0.1:")
 
 
+def test_liveness_asks_the_load_balancer_in_plain_http_and_records_its_redirect(balanced):
+    from ansible.module_utils import smtls_liveness
+    from ansible.module_utils import smtls_smcfg
+    servlets = smtls_smcfg.parse((balanced["run"] / "sm.cfg").read_text())
+    seen = smtls_liveness.observe([{"name": "sm1", "host": "127.0.0.1", "server_name": "localhost"}],
+                                  servlets=servlets)
+    assert sorted(o["port"] for o in seen if not o.get("load_balancer")) == sorted(balanced["https"])
+    lb = [o for o in seen if o.get("load_balancer")]
+    assert [o["port"] for o in lb] == [balanced["lb"]] and lb[0]["answered"] and lb[0]["plain_http"]
+    assert lb[0]["location"].startswith("https://localhost:")
+    assert smtls_liveness.redirect_problems(seen, {"sm1": ["localhost"]}) == []
+    assert smtls_liveness.redirect_problems(seen, {"sm1": ["sm1.example.com"]})
+
+
 # --- liveness: what a port serves, whoever asks (sm_tls_liveness and the reads that take it) ---
 
 import socketserver  # noqa: E402

@@ -283,39 +283,39 @@ def _solo_immutable_properties(fleet):
     return lambda: _chattr("-i", path)
 
 
+def _edited(path, change):
+    """The file rewritten as change(its bytes) gives it (None: removed); undone by the returned call."""
+    def damage(file):
+        original = file.read_bytes()
+        changed = change(original)
+        if changed is None:
+            file.unlink()
+        else:
+            file.write_bytes(changed)
+        return original
+    return _restore_after(damage, path)
+
+
 def _solo_malformed_server_xml(fleet):
-    path = Path(fleet) / "web2.demo.invalid/ServiceManager9.61/tomcat/conf/server.xml"
-    original = path.read_bytes()
-    path.write_bytes(original.replace(b"</Server>", b"</Serve>"))
-    return lambda: path.write_bytes(original)
+    return _edited(Path(fleet) / "web2.demo.invalid/ServiceManager9.61/tomcat/conf/server.xml",
+                   lambda data: data.replace(b"</Server>", b"</Serve>"))
 
 
 def _solo_cacsignon(fleet):
-    path = run_dir(fleet, "sm2.demo.invalid") / "sm.ini"
-    original = path.read_bytes()
-    path.write_bytes(original + b"cacsignon:1\n")
-    return lambda: path.write_bytes(original)
+    return _edited(run_dir(fleet, "sm2.demo.invalid") / "sm.ini", lambda data: data + b"cacsignon:1\n")
 
 
 def _solo_latin1_sm_ini(fleet):
-    path = run_dir(fleet, "sm2.demo.invalid") / "sm.ini"
-    original = path.read_bytes()
-    path.write_bytes(b"# Caf\xe9 - this sm.ini is latin-1\n" + original)
-    return lambda: path.write_bytes(original)
+    return _edited(run_dir(fleet, "sm2.demo.invalid") / "sm.ini",
+                   lambda data: b"# Caf\xe9 - this sm.ini is latin-1\n" + data)
 
 
 def _solo_no_start_file(fleet):
-    path = run_dir(fleet, "sm1.demo.invalid") / "sm.cfg"
-    original = path.read_bytes()
-    path.unlink()
-    return lambda: path.write_bytes(original)
+    return _edited(run_dir(fleet, "sm1.demo.invalid") / "sm.cfg", lambda data: None)
 
 
 def _solo_fips_on_openjdk(fleet):
-    path = run_dir(fleet, "sm1.demo.invalid") / "sm.ini"
-    original = path.read_bytes()
-    path.write_bytes(original + b"fipsmode:1\n")
-    return lambda: path.write_bytes(original)
+    return _edited(run_dir(fleet, "sm1.demo.invalid") / "sm.ini", lambda data: data + b"fipsmode:1\n")
 
 
 def _solo_wrong_redirect(fleet):

@@ -509,6 +509,14 @@ LISTENING = re.compile(r"sm-standin: listening servlet=(\d+) http=(\d+|off) http
                        r"clientAuth=([012]) protocols=(\S+)(?: loadBalancer=1)?")
 
 
+def assert_fatal(result, pattern):
+    """A start-up refusal: exit status 2, a `sm-standin: <pattern>` line on stderr, nothing listening."""
+    status, out, err = result
+    assert status == 2, err
+    assert re.search(r"^sm-standin: " + pattern, err, re.MULTILINE), err
+    assert "listening" not in out
+
+
 def write_cfg(run, lines):
     (run / "sm.cfg").write_text("".join(line + "\n" for line in lines))
 
@@ -618,10 +626,7 @@ def test_bad_sm_cfg_is_fatal(material, launch, cfg, expected):
     write_ini(standin.run, ssl_ini(material, standin.run, 0))
     ports = {name: free_port() for name in "abcd"}
     write_cfg(standin.run, [line.format(**ports) for line in cfg])
-    status, out, err = standin.run_to_exit()
-    assert status == 2, err
-    assert re.search(r"^sm-standin: " + expected.format(**ports), err, re.MULTILINE), err
-    assert "listening" not in out
+    assert_fatal(standin.run_to_exit(), expected.format(**ports))
 
 
 def test_unreadable_sm_cfg_is_fatal(material, launch):
@@ -629,10 +634,7 @@ def test_unreadable_sm_cfg_is_fatal(material, launch):
     standin.ports = False
     write_ini(standin.run, ["ssl:0"])
     (standin.run / "sm.cfg").mkdir()   # unreadable whoever runs the test (root reads a 0000 file)
-    status, out, err = standin.run_to_exit()
-    assert status == 2, err
-    assert re.search(r"^sm-standin: FATAL cannot read sm\.cfg \S*/RUN/sm\.cfg", err, re.MULTILINE), err
-    assert "listening" not in out
+    assert_fatal(standin.run_to_exit(), r"FATAL cannot read sm\.cfg \S*/RUN/sm\.cfg")
 
 
 def test_port_in_use_names_the_servlet(material, launch):
@@ -645,11 +647,9 @@ def test_port_in_use_names_the_servlet(material, launch):
         port = taken.getsockname()[1]
         write_cfg(standin.run, [f"sm -httpPort:{free_port()} -httpsPort:{free_port()}",
                                 "sm -sync", f"sm -httpPort:{free_port()} -httpsPort:{port}"])
-        status, out, err = standin.run_to_exit()
-    assert status == 2, err
-    assert re.search(rf"^sm-standin: FATAL cannot listen on httpsPort {port} \(127\.0\.0\.1\) "
-                     rf"for servlet 2 \(sm\.cfg line 3\): ", err, re.MULTILINE), err
-    assert "listening" not in out
+        result = standin.run_to_exit()
+    assert_fatal(result, rf"FATAL cannot listen on httpsPort {port} \(127\.0\.0\.1\) "
+                         rf"for servlet 2 \(sm\.cfg line 3\): ")
 
 
 def test_command_line_ports_win_over_sm_cfg(material, launch):
@@ -778,10 +778,7 @@ def test_bad_smstart_is_fatal(material, launch, smstart, expected):
     ports = {name: free_port() for name in "ab"}
     write_smstart(standin.run, "".join(line.format(**ports) + "\n" for line in smstart))
     write_cfg(standin.run, [f"sm -httpPort:{free_port()}"])
-    status, out, err = standin.run_to_exit()
-    assert status == 2, err
-    assert re.search(r"^sm-standin: " + expected.format(**ports), err, re.MULTILINE), err
-    assert "listening" not in out
+    assert_fatal(standin.run_to_exit(), expected.format(**ports))
 
 
 def test_port_in_use_names_smstart(material, launch):
@@ -945,11 +942,7 @@ def test_fips_mode_refuses_jks_stores(material, launch, change, expected):
     lines = fips_ini(material, standin.run)
     assert old in lines
     write_ini(standin.run, [new if line == old else line for line in lines])
-    status, out, err = standin.run_to_exit()
-    assert status == 2, err
-    assert re.search(r"^sm-standin: FATAL fipsmode:1 needs PKCS#12 stores: " + expected, err,
-                     re.MULTILINE), err
-    assert "listening" not in out
+    assert_fatal(standin.run_to_exit(), r"FATAL fipsmode:1 needs PKCS#12 stores: " + expected)
 
 
 def test_fips_mode_refuses_openjdk(material, launch):
@@ -1089,11 +1082,7 @@ def test_wrong_keystore_password_is_fatal(material, launch):
     lines = [line if not line.startswith("keystorePass:") else "keystorePass:wrong"
              for line in ssl_ini(material, standin.run, 0)]
     write_ini(standin.run, lines)
-    status, out, err = standin.run_to_exit()
-    assert status == 2, err
-    assert re.search(r"^sm-standin: FATAL .*keystoreFile \S*server\.jks.*keystorePass is wrong",
-                     err, re.MULTILINE), err
-    assert "listening" not in out
+    assert_fatal(standin.run_to_exit(), r"FATAL .*keystoreFile \S*server\.jks.*keystorePass is wrong")
 
 
 @pytest.mark.parametrize("change,expected", [
@@ -1114,10 +1103,7 @@ def test_fatal_start_up_errors(material, launch, change, expected):
     lines = ssl_ini(material, standin.run, 2)
     assert old in lines
     write_ini(standin.run, [new if line == old else line for line in lines])
-    status, out, err = standin.run_to_exit()
-    assert status == 2, err
-    assert re.search(r"^sm-standin: FATAL .*" + expected, err, re.MULTILINE), err
-    assert "listening" not in out
+    assert_fatal(standin.run_to_exit(), r"FATAL .*" + expected)
 
 
 def test_runs_as_a_source_file(material, launch):
