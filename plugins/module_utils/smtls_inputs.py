@@ -16,7 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
+from collections.abc import Mapping
 import datetime
 import hashlib
 import json
@@ -229,6 +229,26 @@ def _number(value):
     return None
 
 
+def plain(value):
+    """value as plain Python data (dict, list, str, int, float, bool, None). Jinja hands filters
+    lazy containers that template themselves again on every deep copy, and the argument spec
+    validator deep-copies what it checks: converted once here, a host's check costs milliseconds
+    instead of seconds (py-spy on a rerun of the demo: 40% of the workers' time)."""
+    if isinstance(value, Mapping):
+        return dict((str(k), plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value if value is None else bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
 def _spec_problem(name, option, value):
     """The argument spec's verdict on one variable, as one line."""
     if option.get("required") and (value is None or value == ""):
@@ -236,7 +256,7 @@ def _spec_problem(name, option, value):
     if value is None:
         return ""
     option = dict(option, required=False)
-    result = ArgumentSpecValidator({name: option}).validate({name: copy.deepcopy(value)})
+    result = ArgumentSpecValidator({name: option}).validate({name: plain(value)})
     if not result.errors.errors:
         return ""
     error = result.errors.errors[0]
@@ -300,7 +320,7 @@ def host_problems(values, spec, group_names=(), defaults=None):
     answer to (the host role's, the CA's, the shared ones); group_names: the host's groups;
     defaults: the roles' literal defaults, which the rules across variables read for what is unset.
     """
-    values = dict((k, v) for k, v in values.items() if v != UNSET)
+    values = dict((k, plain(v)) for k, v in values.items() if v != UNSET)
     given = dict(values)
     problems = []
     for name, option in spec.items():
@@ -563,9 +583,7 @@ def fingerprints(values, defaults=None, names=FLEET_WIDE, spec=None):
 def _converted(name, option, value):
     if not option:
         return value
-    result = ArgumentSpecValidator({name: dict(option, required=False)}).validate(
-        {name: copy.deepcopy(value)}
-    )
+    result = ArgumentSpecValidator({name: dict(option, required=False)}).validate({name: plain(value)})
     return value if result.errors.errors else result.validated_parameters[name]
 
 

@@ -619,3 +619,35 @@ def test_the_renewal_rule_is_for_what_smtls_signs():
     assert problems("sm_server", smtls_renew_days=3000) != []
     assert problems("sm_server", smtls_renew_days=3000, smtls_ca_source="acme") == []
     assert problems("sm_server", smtls_renew_days=3000, smtls_ca_source="files") == []
+
+
+class _Lazy(list):
+    """A list as Jinja hands one to a filter under ansible-core 2.19: deep-copying it templates it
+    again (seconds per host, measured); the model must read such a value, never copy it."""
+
+    def __deepcopy__(self, memo):
+        raise AssertionError("the input model deep-copied a value Jinja handed it")
+
+
+class _LazyMap(dict):
+    def __deepcopy__(self, memo):
+        raise AssertionError("the input model deep-copied a value Jinja handed it")
+
+
+@pytest.mark.parametrize("role", sorted(BASE))
+def test_the_model_reads_lazy_values_without_copying_them(role):
+    names = smtls_input_names(role, ROLES)
+    given = dict(BASE[role], smtls_keep_cas=[{"subject": "CN=kept"}], smtls_ca_acme_contact=["a@b.invalid"])
+    values = [given.get(n, model.UNSET) for n in names]
+
+    def lazy(value):
+        if isinstance(value, dict):
+            return _LazyMap((k, lazy(v)) for k, v in value.items())
+        if isinstance(value, list):
+            return _Lazy(lazy(v) for v in value)
+        return value
+
+    plain_result = smtls_input_check(values, names, role, ROLES, GROUPS[role])
+    lazy_result = smtls_input_check([lazy(v) for v in values], names, role, ROLES, GROUPS[role])
+    assert lazy_result == plain_result
+    assert any(isinstance(v, list) for v in values), "the base inventory holds no list to try"
