@@ -7,7 +7,7 @@ Pure functions over bytes: what each keystore holds, which kind of password open
 (never the password itself), which entries are the untrusted sample CA or come from it,
 which are our CA or come from it, and the SSL settings of sm.ini / the web tier with
 credentials masked. Nothing here writes; the sm_tls_inventory module only reads files
-and calls in. The controller (smtls_report) turns these facts into findings.
+and calls in. The controller (smtls_findings) turns these facts into findings.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -151,7 +151,8 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils import smtls_report as report_engine
+from ansible.module_utils import smtls_findings as engine
+from ansible.module_utils import smtls_report_render as render
 from ansible.module_utils.smtls_files import FileProblem, read_optional, write_atomic
 
 JSON_NAME = "smtls-report.json"
@@ -182,23 +183,23 @@ def main():
     json_file = os.path.join(p["dest"], JSON_NAME)
     html_file = os.path.join(p["dest"], HTML_NAME)
     try:
-        report = report_engine.build(p["records"], p["expected"], p["run_hosts"], title=p["title"],
-                                     liveness=p["liveness"])
+        report = engine.build(p["records"], p["expected"], p["run_hosts"], title=p["title"],
+                              liveness=p["liveness"])
         old_json = read_optional(json_file, "fleet report") if os.path.isdir(p["dest"]) else None
         old_html = read_optional(html_file, "fleet report") if os.path.isdir(p["dest"]) else None
         metrics_file = os.path.abspath(p["metrics_file"]) if p["metrics_file"] else None
         old_prom = (read_optional(metrics_file, "fleet metrics")
                     if metrics_file and os.path.isdir(os.path.dirname(metrics_file)) else None)
-    except (report_engine.ReportError, FileProblem) as exc:
+    except (engine.ReportError, FileProblem) as exc:
         module.fail_json(msg=str(exc))
     old = old_report(old_json)
-    if report_engine.same_content(old, report):
+    if engine.same_content(old, report):
         report["generated_at"] = old["generated_at"]  # nothing new: keep the files as they are
-    files = [(json_file, report_engine.render_json(report).encode("utf-8"), old_json),
-             (html_file, report_engine.render_html(report).encode("utf-8"), old_html)]
+    files = [(json_file, render.render_json(report).encode("utf-8"), old_json),
+             (html_file, render.render_html(report).encode("utf-8"), old_html)]
     if metrics_file:
         # a pure function of the report: rewritten exactly when the JSON is
-        files.append((metrics_file, report_engine.render_prom(report).encode("utf-8"), old_prom))
+        files.append((metrics_file, render.render_prom(report).encode("utf-8"), old_prom))
     written = [path for path, data, before in files if data != before]
     if written and not module.check_mode:
         for path in written:
@@ -208,15 +209,15 @@ def main():
             if path in written:
                 # the report holds no secret: readable like any other document
                 write_atomic(module, path, data, mode=0o644)
-    findings = report_engine.findings_list(report)
+    findings = engine.findings_list(report)
     result = dict(changed=bool(written), json_file=json_file, html_file=html_file,
                   generated_at=report["generated_at"], summary=report["summary"],
                   findings=findings, written=written)
     if metrics_file:
         result["metrics_file"] = metrics_file
     if module._diff:
-        result["diff"] = dict(before="\n".join(report_engine.summary_lines(old)) + "\n",
-                              after="\n".join(report_engine.summary_lines(report)) + "\n",
+        result["diff"] = dict(before="\n".join(render.summary_lines(old)) + "\n",
+                              after="\n".join(render.summary_lines(report)) + "\n",
                               before_header=json_file, after_header=json_file)
     levels = {"never": (), "critical": ("critical",), "warning": ("critical", "warning")}
     failing = [f for f in findings if f["severity"] in levels[p["fail_on"]]]

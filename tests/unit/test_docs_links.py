@@ -168,12 +168,12 @@ def test_the_checker_finds_missing_files_and_anchors(tmp_path):
 
 
 def test_the_report_guide_lists_every_finding_as_the_engine_defines_it():
-    """docs/report.md's findings table is FINDINGS of plugins/module_utils/smtls_report.py:
+    """docs/report.md's findings table is FINDINGS of plugins/module_utils/smtls_findings.py:
     the same codes, severities and meanings (code spans aside)."""
-    from ansible.module_utils import smtls_report as report
+    from ansible.module_utils import smtls_findings as engine
 
     rows = re.findall(r"^\| (critical|warning|info) \| `(\w+)` \| (.*) \|$",
                       (ROOT / "docs" / "report.md").read_text(), re.M)
     documented = {code: (severity, meaning.replace("`", "")) for severity, code, meaning in rows}
     assert len(rows) == len(documented), "a finding is listed twice"
-    assert documented == dict(report.FINDINGS)
+    assert documented == dict(engine.FINDINGS)

@@ -5,7 +5,7 @@ serves is read for real in tests/modules/test_probe.py."""
 import pytest
 
 from ansible.module_utils import smtls_liveness as liveness
-from ansible.module_utils import smtls_report as report
+from ansible.module_utils import smtls_findings as engine
 from test_report import AT, entry, record, server, store, web
 
 SERVLETS = [{"line": 3, "http_port": 13080, "https_port": 13443},
@@ -76,7 +76,7 @@ def test_report_makes_a_down_servlet_and_a_wrong_certificate_critical_findings()
                       context={"client_alias": "sm-webtier"})]
     observed = [seen(13443), seen(14443, answered=False), seen(13443, name="sm2", sha="00" * 32),
                 seen(8443, name="web1", kind="connector", sha="aa" * 32)]
-    built = report.build(records, at=AT, liveness=observed)
+    built = engine.build(records, at=AT, liveness=observed)
     findings = {h["name"]: {f["code"]: f for f in h["findings"]} for h in built["hosts"]}
     down = findings["sm1"]["not_serving"]
     assert down["severity"] == "critical" and "sm1 port 14443" in down["message"]

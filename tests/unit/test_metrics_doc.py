@@ -13,7 +13,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from ansible.module_utils import smtls_report as report
+from ansible.module_utils import smtls_findings as engine
+from ansible.module_utils import smtls_report_render as render
 from test_report import AT, SAMPLE_CA, entry, ini, record, server, store, web
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,15 +50,15 @@ def emitted():
                probe={"path": "/p", "exists": False, "last_success": None}),
         web(), record("win1", "windows_client", context={"read": "controller"}),
     ]
-    built = report.build(records, expected={"server": ["sm1", "sm2", "sm3"]}, at=AT)
+    built = engine.build(records, expected={"server": ["sm1", "sm2", "sm3"]}, at=AT)
     found = {}
-    for family in text_string_to_metric_families(report.render_prom(built)):
+    for family in text_string_to_metric_families(render.render_prom(built)):
         assert family.samples, "%s has no sample in the fixture: extend it" % family.name
         labels = found.setdefault(family.name, {})
         for sample in family.samples:
             for name, value in sample.labels.items():
                 labels.setdefault(name, set()).add(value)
-    assert set(found) == set(report.METRIC_NAMES)
+    assert set(found) == set(render.METRIC_NAMES)
     return found
 
 
@@ -112,7 +113,7 @@ def test_the_three_alerts_the_page_promises_are_there(rules, metric, must):
 
 def test_every_metric_is_described_on_the_page():
     text = DOC.read_text()
-    for name, _help, labels in report.METRICS:
+    for name, _help, labels in render.METRICS:
         row = next((line for line in text.splitlines() if line.startswith("| `%s`" % name)), None)
         assert row, "%s is not in the metrics table of docs/metrics.md" % name
         described = re.findall(r"`([a-z_]+)`", row.split("|")[2])

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from ansible.module_utils import smtls_modes as modes
-from ansible.module_utils import smtls_report as report
+from ansible.module_utils import smtls_findings as engine
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "plugins" / "filter"))
@@ -83,7 +83,7 @@ def test_which_side_moves_first_follows_the_table(states, mode, first):
 
 
 def test_readers_follow_the_table():
-    assert report.TRUSTED_MODES == ("trusted_clients", "trusted_signon")
+    assert engine.TRUSTED_MODES == ("trusted_clients", "trusted_signon")
     assert [modes.webtier_view(name) for name in MODE_NAMES] == [
         "none", "encryption", "client_certificate", "client_certificate", "trusted_signon"]
     for name in MODE_NAMES:  # sm.ini written for a mode reads back as that mode

@@ -14,9 +14,10 @@ import pytest
 
 import sm_fleet_report
 import sm_tls_inventory
+from ansible.module_utils import smtls_findings as engine
 from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_keystore as ks
-from ansible.module_utils import smtls_report as report
+from ansible.module_utils import smtls_report_render as render
 from ansible.module_utils import smtls_x509 as pki
 from conftest import module_result
 
@@ -80,7 +81,7 @@ def server(name="sm1", stores=None, **kw):
 
 
 def found(built):
-    return {(f["host"], f["severity"], f["code"]) for f in report.findings_list(built)}
+    return {(f["host"], f["severity"], f["code"]) for f in engine.findings_list(built)}
 
 
 # (id, records, findings that must be there, findings that must not)
@@ -180,19 +181,19 @@ CASES = [
 
 @pytest.mark.parametrize("label,records,present,absent", CASES, ids=[c[0] for c in CASES])
 def test_findings(label, records, present, absent):
-    built = report.build(records, at=AT)
+    built = engine.build(records, at=AT)
     assert present <= found(built), found(built)
     assert not absent & found(built), found(built)
 
 
 def test_a_converged_fleet_is_ok():
-    built = report.build([server(), web()], at=AT)
+    built = engine.build([server(), web()], at=AT)
     assert [h["status"] for h in built["hosts"]] == ["ok", "ok"]
     assert built["summary"]["findings"] == {"critical": 0, "warning": 0, "info": 0}
 
 
 def test_every_host_of_the_inventory_is_shown():
-    built = report.build([server()], expected={"server": ["sm1", "sm2"], "webtier": ["web9"]},
+    built = engine.build([server()], expected={"server": ["sm1", "sm2"], "webtier": ["web9"]},
                          run_hosts=["sm1", "sm2"], at=AT)
     assert {(h["name"], h["read"]) for h in built["hosts"]} == {
         ("sm1", "host"), ("sm2", "not_read"), ("web9", "not_in_run")}
@@ -201,7 +202,7 @@ def test_every_host_of_the_inventory_is_shown():
 
 
 def test_host_status_is_its_worst_finding_and_counts_add_up():
-    built = report.build([server(sm_ini=ini("encryption", plain=["keystorePass"])), web(days=-1)], at=AT)
+    built = engine.build([server(sm_ini=ini("encryption", plain=["keystorePass"])), web(days=-1)], at=AT)
     status = {h["name"]: h["status"] for h in built["hosts"]}
     assert status == {"sm1": "warning", "web1": "critical"}
     total = sum(len(h["findings"]) for h in built["hosts"])
@@ -211,7 +212,7 @@ def test_host_status_is_its_worst_finding_and_counts_add_up():
 @pytest.mark.parametrize("days,expected", [(0, 0), (1, 1), (-1, -1), (396, 396)])
 def test_days_to_expiry_count_whole_days(days, expected):
     not_after = (AT + datetime.timedelta(days=days, hours=5)).isoformat()
-    assert report.days_left(not_after, AT) == expected
+    assert engine.days_left(not_after, AT) == expected
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -241,16 +242,16 @@ def test_fleet_table_is_sorted_by_days_to_expiry_hosts_without_a_certificate_las
                server("sm2", stores=[store("identity", [entry("sm2", -3)])]),
                server("sm3", stores=[store("identity", [entry("sm3", 5)])]),
                server("sm4", stores=[])]
-    page = Page(report.render_html(report.build(records, at=AT)))
+    page = Page(render.render_html(engine.build(records, at=AT)))
     assert [name for name, _ in page.fleet_rows] == ["sm2", "sm3", "sm1", "sm4"]
 
 
 def test_certificates_of_a_host_are_sorted_by_days_to_expiry():
-    built = report.build([server(stores=[store("allowlist", [
+    built = engine.build([server(stores=[store("allowlist", [
         entry("c", 90, kind="trusted_cert"), entry("a", 10, kind="trusted_cert"),
         entry("b", -1, kind="trusted_cert")])])], at=AT)
     assert [e["alias"] for e in built["hosts"][0]["stores"][0]["entries"]] == ["b", "a", "c"]
-    html = report.render_html(built)
+    html = render.render_html(built)
     assert html.index(">b<") < html.index(">a<") < html.index(">c<")
 
 
@@ -262,8 +263,8 @@ def test_certificates_of_a_host_are_sorted_by_days_to_expiry():
     ([server(), web()], "web1", "finding-none"),
 ])
 def test_rows_and_sections_carry_the_severity_class(records, host, css):
-    built = report.build(records, at=AT)
-    page = Page(report.render_html(built))
+    built = engine.build(records, at=AT)
+    page = Page(render.render_html(built))
     assert css in dict(page.fleet_rows)[host].split()
     sections = [a for t, a in page.tags if t == "section" and a.get("data-host") == host]
     assert css in sections[0]["class"].split()
@@ -280,7 +281,7 @@ def test_every_text_is_escaped():
     hostile = server(name=HOSTILE, stores=[store("identity", [
         entry("sm1", -1, subject=HOSTILE, issuer=HOSTILE, sans=[HOSTILE])], path="/opt/" + HOSTILE)],
         sm_ini=dict(ini(), settings={"ssl": HOSTILE}))
-    html = report.render_html(report.build([hostile], title=HOSTILE, at=AT))
+    html = render.render_html(engine.build([hostile], title=HOSTILE, at=AT))
     assert HOSTILE not in html
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#x27;&quot;" in html
@@ -288,10 +289,10 @@ def test_every_text_is_escaped():
 
 
 def test_the_page_is_self_contained():
-    built = report.build([server(), web(), server("sm2", stores=[store("identity", [
+    built = engine.build([server(), web(), server("sm2", stores=[store("identity", [
         entry("sm2", issuer=SAMPLE_CA, issued_by_untrusted=True, sans=["URI:https://evil.example/x"])])])],
         at=AT)
-    html = report.render_html(built)
+    html = render.render_html(built)
     # data may mention a URL; as text it is harmless - the markup itself loads nothing
     markup = re.sub(r">[^<]*<", "><", html)
     assert "://" not in markup and "url(" not in html and "@import" not in html
@@ -305,24 +306,24 @@ def test_the_page_is_self_contained():
     assert "default-src 'none'" in policy and "unsafe-inline" not in policy
     script = html.split("<script>")[1].split("</script>")[0]
     style = html.split("<style>")[1].split("</style>")[0]
-    assert report._csp_hash(script) in policy and report._csp_hash(style) in policy
+    assert render._csp_hash(script) in policy and render._csp_hash(style) in policy
 
 
 def test_json_is_stable_and_the_time_of_generation_is_not_content():
-    first = report.build([server(), web()], at=AT)
-    later = report.build([server(), web()], at=AT + datetime.timedelta(minutes=5))
-    assert report.same_content(first, later)
-    assert report.render_json(first) == report.render_json(report.build([web(), server()], at=AT))
-    a_day_later = report.build([server(), web()], at=AT + datetime.timedelta(days=1))
-    assert not report.same_content(first, a_day_later)  # days to expiry moved
-    loaded = json.loads(report.render_json(first))
-    assert loaded["format"] == report.FORMAT and [h["name"] for h in loaded["hosts"]] == ["sm1", "web1"]
+    first = engine.build([server(), web()], at=AT)
+    later = engine.build([server(), web()], at=AT + datetime.timedelta(minutes=5))
+    assert engine.same_content(first, later)
+    assert render.render_json(first) == render.render_json(engine.build([web(), server()], at=AT))
+    a_day_later = engine.build([server(), web()], at=AT + datetime.timedelta(days=1))
+    assert not engine.same_content(first, a_day_later)  # days to expiry moved
+    loaded = json.loads(render.render_json(first))
+    assert loaded["format"] == engine.FORMAT and [h["name"] for h in loaded["hosts"]] == ["sm1", "web1"]
 
 
 def test_every_finding_code_is_documented_with_a_known_severity():
-    assert all(sev in report.SEVERITIES and meaning for sev, meaning in report.FINDINGS.values())
-    html = report.render_html(report.build([], at=AT))
-    for code in report.FINDINGS:
+    assert all(sev in engine.SEVERITIES and meaning for sev, meaning in engine.FINDINGS.values())
+    html = render.render_html(engine.build([], at=AT))
+    for code in engine.FINDINGS:
         assert "<code>%s</code>" % code in html
 
 
@@ -751,10 +752,10 @@ METRIC_CASES = [
 @pytest.mark.parametrize("label,records,kwargs,present,absent", METRIC_CASES,
                          ids=[c[0] for c in METRIC_CASES])
 def test_metrics(label, records, kwargs, present, absent):
-    built = report.build(records, at=AT, **kwargs)
-    families = parse_prom(report.render_prom(built))
+    built = engine.build(records, at=AT, **kwargs)
+    families = parse_prom(render.render_prom(built))
     # every family, in the documented order, even one without samples
-    assert list(families) == list(report.METRIC_NAMES)
+    assert list(families) == list(render.METRIC_NAMES)
     got = series(families)
     missing = {key: value for key, value in present.items() if got.get(key) != value}
     assert not missing, {k: (v, got.get(k)) for k, v in missing.items()}
@@ -762,12 +763,12 @@ def test_metrics(label, records, kwargs, present, absent):
 
 
 def test_metrics_of_every_host_and_severity_are_there_zero_or_not():
-    built = report.build([server(), web()], expected={"server": ["sm1", "sm2"]}, at=AT)
-    got = series(parse_prom(report.render_prom(built)))
+    built = engine.build([server(), web()], expected={"server": ["sm1", "sm2"]}, at=AT)
+    got = series(parse_prom(render.render_prom(built)))
     hosts = {(h["name"], h["kind"]) for h in built["hosts"]}
     for name, kind in hosts:
         assert ("smtls_host_read_ok", labels(host=name, kind=kind)) in got
-        for severity in report.SEVERITIES:
+        for severity in engine.SEVERITIES:
             assert ("smtls_host_findings", labels(host=name, kind=kind, severity=severity)) in got
     findings = sum(v for (n, _), v in got.items() if n == "smtls_host_findings")
     assert findings == sum(built["summary"]["findings"].values())
@@ -778,35 +779,35 @@ def test_metrics_of_every_host_and_severity_are_there_zero_or_not():
 
 
 def test_raw_escaping_follows_the_format():
-    built = report.build([server('x"y\\z\nw', context={"allowlist_clients": []}, stores=[])], at=AT)
-    text = report.render_prom(built)
+    built = engine.build([server('x"y\\z\nw', context={"allowlist_clients": []}, stores=[])], at=AT)
+    text = render.render_prom(built)
     assert 'host="x\\"y\\\\z\\nw"' in text
     assert all(line.startswith(("# HELP smtls_", "# TYPE smtls_", "smtls_"))
                for line in text.splitlines())
 
 
 def test_metrics_are_a_function_of_the_report():
-    first = report.build([server(), web()], at=AT)
-    again = report.build([web(), server()], at=AT)
-    assert report.render_prom(first) == report.render_prom(again)
-    later = report.build([server(), web()], at=AT + datetime.timedelta(minutes=5))
+    first = engine.build([server(), web()], at=AT)
+    again = engine.build([web(), server()], at=AT)
+    assert render.render_prom(first) == render.render_prom(again)
+    later = engine.build([server(), web()], at=AT + datetime.timedelta(minutes=5))
     later["generated_at"] = first["generated_at"]  # what the module does when nothing changed
-    assert report.render_prom(later) == report.render_prom(first)
-    moved = series(parse_prom(report.render_prom(report.build(
+    assert render.render_prom(later) == render.render_prom(first)
+    moved = series(parse_prom(render.render_prom(engine.build(
         [server(), web()], at=AT + datetime.timedelta(days=1)))))
     assert moved[("smtls_certificate_expiry_seconds", cert(
         "sm1", "server", "/sm/identity", "identity", "sm1", "own"))] == expiry(200) - DAY
 
 
 def test_the_report_shows_the_last_probe():
-    built = report.build([server(probe=probe("2029-12-31T00:00:00Z")), web(probe=probe()),
+    built = engine.build([server(probe=probe("2029-12-31T00:00:00Z")), web(probe=probe()),
                           server("sm3", probe=probe(error="/sm/.smtls-last-probe: not a smtls "
                                                           "probe record"))], at=AT)
     hosts = {h["name"]: h for h in built["hosts"]}
     assert hosts["sm1"]["probe"]["last_success"] == "2029-12-31T00:00:00Z"
     assert hosts["web1"]["probe"]["last_success"] is None
     assert ("sm3", "warning", "store_unreadable") in found(built)
-    html = report.render_html(built)
+    html = render.render_html(built)
     assert "Last proven by a TLS handshake: 2029-12-31T00:00:00Z." in html
     assert "No successful TLS handshake probe recorded." in html
 
@@ -824,7 +825,7 @@ def test_report_module_writes_the_metrics_with_the_report_and_keeps_them(tmp_pat
     text = metrics.read_text()
     got = series(parse_prom(text))
     assert got[("smtls_report_generated_timestamp_seconds", labels())] == int(
-        report._parse_time(first["generated_at"]).timestamp())
+        engine.parse_time(first["generated_at"]).timestamp())
     second = module_result(sm_fleet_report, args)
     assert not second["changed"] and metrics.read_text() == text
     metrics.unlink()  # a lost file comes back the same, the report stays
@@ -854,7 +855,7 @@ def test_probe_record_is_bookkeeping_beside_the_restart_record(tmp_path):
     assert quiet["changed"] is False and proven.exists()
     assert oct(proven.stat().st_mode & 0o777) == "0o640"
     stamp = quiet["probe_recorded"]
-    when = report._parse_time(stamp)
+    when = engine.parse_time(stamp)
     assert abs((when - pki.now()).total_seconds()) < 60 and stamp.endswith("Z")
     # after a restart: the record goes (a change), the time is recorded again
     record.write_text(json.dumps({"files": [{"path": str(tmp_path / "sm.ini"), "backup": None}]}))
