@@ -94,10 +94,11 @@ OPAQUE = {
     ("plugins/modules/sm_webtier_config.py", "truststores['error']"):
         "the truststore plan's refusal (smtls_truststore.planned), as sm_truststore would fail with "
         "it; catalogued where the keystore and x509 engines raise it",
-    ("plugins/filter/smtls.py", "str(exc)"):
-        "smtls_mode, smtls_mode_layers, smtls_phase_steps, smtls_certificate_plan and "
-        "smtls_pem_problem pass a domain error (ModeError, PkiError, FileProblem) on as "
-        "AnsibleFilterError or as their result; its message is catalogued where it is raised",
+    ("plugins/filter/smtls_*.py", "str(exc)"):
+        "smtls_mode, smtls_mode_layers, smtls_phase_steps (smtls_plan.py), smtls_certificate_plan "
+        "and smtls_certificate_decision (smtls_certs.py) pass a domain error (ModeError, PkiError, "
+        "FileProblem) on as AnsibleFilterError or as their result; its message is catalogued where "
+        "it is raised",
     ("plugins/modules/sm_tls_probe.py", "'; '.join((message for message, _result in failed))"):
         "the failing probes' messages of one call joined; each is catalogued where probe_problem() "
         "builds it",

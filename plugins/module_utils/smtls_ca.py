@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import json
 import os
+import re
 
 from ansible.module_utils import smtls_x509 as pki
 
@@ -238,3 +239,105 @@ def _corporate_ca_step(plan, ca, p, read):
         if read(path, "exported CSR") != p["csr"].encode("ascii"):
             plan.write(path, p["csr"].encode("ascii"), 0o644)
     return None
+
+
+def decision(current_chain, ca_certificate, accepted=None, common=None, dns=None, ips=None, renew_days=30):
+    """Whether a host's installed certificate (current_chain, PEM) stays, and why not - the
+    decision plan_certificate takes, made from what the host read, without a CA directory:
+    {action keep | issue, reason, reason_text, chain (the one that stays, or ""), sha256}.
+    ca_certificate: our CA (PEM); accepted: other CAs a certificate may still come from (a
+    rotation). A PEM that does not parse raises PkiError."""
+    current = (pki.order_chain(pki.parse_pem_certs(current_chain, "the chain of %s" % common))
+               if (current_chain or "").strip() else [])
+    cas = [pki.parse_pem_certs(pem, "CA certificate")[0]
+           for pem in [ca_certificate] + list(accepted or []) if (pem or "").strip()]
+    issue, reason = pki.decide(current, list(dns or []), list(ips or []), cas, int(renew_days), common=common)
+    found = {"action": "issue" if issue else "keep", "reason": reason,
+             "reason_text": pki.REASONS.get(reason, reason), "chain": "", "sha256": ""}
+    if not issue:
+        found.update(chain=pki.chain_pem(current), sha256=pki.sha256_hex(current[0]))
+    return found
+
+
+def _dn_key(dn):
+    """A DN compared the way stores and inventories spell it: RDN order and case aside."""
+    return tuple(sorted(part.strip().lower() for part in re.split(r"(?<!\\),", dn or "") if part.strip()))
+
+
+def _same_ca(one, other):
+    if one.get("sha256") or other.get("sha256"):
+        return bool(one.get("sha256")) and one.get("sha256") == other.get("sha256")
+    return _dn_key(one.get("subject")) == _dn_key(other.get("subject"))
+
+
+def _kept(item, keep):
+    for wanted in keep or []:
+        if wanted.get("sha256") and (wanted["sha256"].replace(":", "").lower() == item.get("sha256")):
+            return True
+        if wanted.get("subject") and _dn_key(wanted["subject"]) == _dn_key(item.get("subject")):
+            return True
+    return False
+
+
+def merge_detected_cas(recorded, found, keep=None):
+    """The issuers smtls distrusts without being told ({sha256, subject} each): those recorded
+    by earlier runs, and those found now, once each, in that order - less the ones keep (by
+    sha256 or subject) keeps on purpose. One without sha256 is compared by subject."""
+    merged = []
+    for item in list(recorded or []) + [f for f in found or [] if f]:
+        if not any(_same_ca(item, known) for known in merged):
+            merged.append(dict(item))
+    return [item for item in merged if not _kept(item, keep)]
+
+
+def pem_problem(items, variable):
+    """Why one of items ({alias, pem}) does not parse as PEM certificates, or holds one outside its
+    validity (nothing expired is written) - the message naming the variable and the alias - or ''."""
+    for item in items or []:
+        what = "%s %s" % (variable, item.get("alias", ""))
+        try:
+            for cert in pki.parse_pem_certs(item.get("pem") or "", what):
+                pki.check_current(cert, what)
+        except pki.PkiError as exc:
+            return str(exc)
+    return ""
+
+
+def clients_without_ca_problem(clients, cas, variable):
+    """Why some of clients ({alias, pem}) would be refused by a server that trusts exactly cas
+    ({alias, pem}) for client certificates - one sentence naming each and the fix - or ''.
+    A malformed PEM is left to the store module's own check, which names it."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+
+    def certs(pem):
+        try:
+            return x509.load_pem_x509_certificates(pem.encode())
+        except ValueError:  # malformed: the store module's own check names it
+            return []
+
+    issuers = []
+    for ca in cas or []:
+        issuers.extend(certs(ca["pem"]))
+    outside = []
+    for client in clients or []:
+        chain = certs(client["pem"])
+        if not chain:
+            continue
+        leaf = chain[0]
+        signed = False
+        for ca in issuers:
+            if ca.subject == leaf.issuer:
+                try:
+                    leaf.verify_directly_issued_by(ca)
+                    signed = True
+                    break
+                except (ValueError, TypeError, InvalidSignature):  # another key of that name
+                    continue
+        if not signed:
+            outside.append("%s (issued by %s)" % (client["alias"], leaf.issuer.rfc4514_string()))
+    if not outside:
+        return ""
+    return ("%s: %s would be refused - the server trusts exactly the CAs that issue the fleet's "
+            "client certificates for client authentication. Fix: add the issuing CA to "
+            "smtls_client_cas (as {alias, pem})" % (variable, "; ".join(outside)))

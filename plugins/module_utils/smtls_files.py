@@ -457,3 +457,18 @@ def predict_attributes(module, path, changed, owner=None, group=None, mode=None)
         return apply_attributes(module, path, changed, owner, group, mode)
     finally:
         module.check_mode = check_mode
+
+
+def written(results):
+    """[{path, backup}] of the files the given module results (registered on the controller)
+    wrote: sm_ini and sm_keystore (one file), sm_truststore (truststores) and sm_webtier_config
+    (files); skipped and unchanged results contribute nothing, nor does a file whose content
+    stays (`written` false: only its mode or owner changed - no restart)."""
+    found = []
+    for result in results or []:
+        if not isinstance(result, dict) or result.get("skipped") or not result.get("changed"):
+            continue
+        for item in result.get("truststores") or result.get("files") or [result]:
+            if item.get("written", item.get("changed")) and item.get("path"):
+                found.append({"path": item["path"], "backup": item.get("backup_file") or ""})
+    return found

@@ -20,7 +20,10 @@ from collections.abc import Mapping
 import datetime
 import hashlib
 import json
+import os
 import re
+
+import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.smtls_x509 import PkiError, check_current, normalise_names, parse_pem_certs
@@ -681,3 +684,58 @@ def ca_life_problems(ca_not_after, valid_days, renew_days, signs=True, at=None):
             )
         ]
     return []
+
+
+# --- a host's inputs as its roles declare them (roles_dir: the roles' directory) -------------
+
+_ROLE_FILES = {}
+
+
+def _role_file(roles_dir, role, path):
+    with open(os.path.join(roles_dir, role, *path)) as data:
+        return yaml.safe_load(data) or {}
+
+
+def input_defaults(role, roles_dir):
+    """The literal (untemplated) defaults of the roles a host's inputs come from."""
+    key = ("defaults", role, roles_dir)
+    if key not in _ROLE_FILES:
+        defaults = {}
+        for name in ("smtls", "smtls_ca", role):
+            defaults.update((k, v) for k, v in _role_file(roles_dir, name, ("defaults", "main.yml")).items()
+                            if "{{" not in repr(v))
+        _ROLE_FILES[key] = defaults
+    return _ROLE_FILES[key]
+
+
+def input_spec(role, roles_dir):
+    """The argument spec of a host of this role's inputs: its role's, the CA's, the shared ones."""
+    key = (role, roles_dir)
+    if key not in _ROLE_FILES:
+        def options(name):
+            return _role_file(roles_dir, name, ("meta", "argument_specs.yml"))["argument_specs"]
+        spec = {}
+        for entry in options("smtls").values():  # the shared inventory inputs of the flows
+            spec.update((k, v) for k, v in entry.get("options", {}).items() if k in SHARED)
+        spec.update(options("smtls_ca")["main"]["options"])
+        spec.update(options(role)["main"]["options"])
+        _ROLE_FILES[key] = spec
+    return _ROLE_FILES[key]
+
+
+def input_names(role, roles_dir):
+    """The variables the input model checks for a host of this role (its argument spec, the CA's,
+    the shared ones, the play keywords)."""
+    return sorted(input_spec(role, roles_dir)) + list(PLAY_KEYWORDS) + list(PLATFORM_NAMES)
+
+
+def host_check(values, names, role, roles_dir, group_names=()):
+    """The input model's verdict on one host (values: its values of names, as input_names lists
+    them): {problems: one line each, fleet: the fleet-wide settings as digests (no secret),
+    references: the hosts its variables name}."""
+    values, spec = dict(zip(names, values)), input_spec(role, roles_dir)
+    defaults = input_defaults(role, roles_dir)
+    return {"problems": host_problems(values, spec, group_names, defaults),
+            "fleet": fingerprints(values, defaults, [n for n in FLEET_WIDE if n in spec], spec),
+            "references": dict((name, values[name]) for name, _group, _names_ok in HOST_REFERENCES
+                               if values.get(name, UNSET) != UNSET)}

@@ -183,3 +183,90 @@ def fips_store_problems(stores, used):
                     ", or sm_server_client_ca_trust: exact"
                     if found["variables"][0] == "sm_server_truststore_file" else ""))
     return problems
+
+
+def installation_problems(model, stores, mode):
+    """What the installation model refuses for this mode (mode: what it asks - ssl, client_auth,
+    ...), one sentence each with its fix: the model's own problems (a start file without a
+    servlet, FIPS on OpenJDK) and, under fipsmode:1, a store of the mode FIPS would not open."""
+    model = model or {}
+    problems = list(model.get("problems") or [])
+    if (model.get("fips") or {}).get("enabled"):
+        used = [store for store, key in (("keystore", "ssl"), ("client_ca", "client_auth"),
+                                         ("trusted_clients", "trusted_clients")) if mode.get(key)]
+        problems += fips_store_problems(stores, used)
+    return problems
+
+
+def preflight_plan(model, mode, client_ca_trust="exact"):
+    """The model as the preflight plan shows it (summary()), with the warnings it leads to for
+    this mode: passwords SM leaves in plain text, FIPS on a JRE of unknown vendor, an exact
+    client CA store SM may use for outbound TLS too. {} without a model."""
+    if not model:
+        return {}
+    plan = summary(model)
+    warnings = []
+    encrypts = (model.get("release") or {}).get("encrypts_passwords")
+    if mode.get("ssl"):
+        if encrypts is False:
+            warnings.append("SM %s does not encrypt sm.ini passwords (9.50 and later do, at start): the "
+                            "keystore passwords smtls writes stay in plain text - keep sm.ini readable by "
+                            "the SM account only (sm_server_file_mode), or upgrade SM"
+                            % model["release"]["version"])
+        elif encrypts:
+            plan["passwords"] = ("SM %s encrypts the sm.ini passwords at its next start"
+                                 % model["release"]["version"])
+        else:
+            plan["passwords"] = "SM release unknown: whether SM encrypts the sm.ini passwords is not known"
+    if (model.get("fips") or {}).get("enabled") and (model.get("jre") or {}).get("vendor") == "unknown":
+        warnings.append("fipsmode:1 on a JRE whose vendor is not known (%s): the vendor supports FIPS on the "
+                        "Oracle and IBM JREs only" % model["jre"].get("vendor_source"))
+    if mode.get("client_auth") and client_ca_trust == "exact" and model.get("outbound_hints"):
+        warnings.append("sm_server_client_ca_trust exact narrows truststoreFile to the client CAs, and "
+                        "sm.ini suggests SM uses that store for outbound TLS too (%s): if it does, set "
+                        "sm_server_client_ca_trust: cacerts (docs/defaults.md)"
+                        % ", ".join(model["outbound_hints"]))
+    plan["warnings"] = warnings
+    return plan
+
+
+def leftover_problems(parameters, mode, mode_name, client_cas):
+    """What in sm.ini, beyond the parameters smtls manages, would make SM run another mode
+    than the one asked for - one sentence each with its fix ([] when nothing does).
+
+    parameters: sm.ini as sm_ini read it; mode: what the mode asks (ssl, client_auth, ...);
+    client_cas: smtls_client_cas."""
+    parameters, problems = parameters or {}, []
+    if str(parameters.get("cacsignon", "0")).strip() == "1":
+        if not mode.get("client_auth"):
+            problems.append(
+                "sm.ini has cacsignon:1 (CAC sign-on), with which SM forces ssl:1, sslConnector:1 "
+                "and ssl_reqClientAuth:1 whatever else sm.ini says, so mode %s would not be what "
+                "runs. Fix: smtls_ssl_mode client_auth or higher for CAC sign-on, or remove "
+                "cacsignon from sm.ini if the site no longer uses smart cards" % mode_name)
+        elif not client_cas:
+            problems.append(
+                "sm.ini has cacsignon:1 (CAC sign-on): the smart cards' certificates are checked "
+                "against truststoreFile, which smtls keeps to exactly the fleet's client CAs, so "
+                "every card would be refused. Fix: add the card issuers' CA certificates to "
+                "smtls_client_cas")
+    return problems
+
+
+def leftover_notes(parameters, mode):
+    """Parameters smtls leaves as they are but the operator should see in the plan, because
+    they change what the mode means."""
+    parameters, notes = parameters or {}, []
+    if str(parameters.get("cacsignon", "0")).strip() == "1" and mode.get("client_auth"):
+        notes.append("cacsignon:1 - CAC sign-on, which keeps ssl_reqClientAuth at 1 or more")
+    if str(parameters.get("onewayssl4ws", "0")).strip() == "1" and mode.get("client_auth"):
+        notes.append("onewayssl4ws:1 - web services clients are believed to connect without a "
+                     "client certificate; the mode's client authentication covers interactive "
+                     "clients only")
+    if "acceptsharedcert" in parameters:
+        notes.append("acceptsharedcert:%s - left as it is (how SM treats a certificate several "
+                     "clients share)" % parameters["acceptsharedcert"])
+    if "sslProtocols" in parameters:
+        notes.append("sslProtocols:%s - an older name of the protocol list, left as it is; smtls "
+                     "writes sslEnabledProtocols" % parameters["sslProtocols"])
+    return notes

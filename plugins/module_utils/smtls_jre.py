@@ -165,3 +165,67 @@ def fips_problem(jre):
                 "mode with OpenJDK. Fix: run SM on the Oracle or IBM JRE (sm_server_jre_dir), or turn "
                 "fipsmode off" % (jre.get("home"), jre.get("vendor_source")))
     return ""
+
+
+# Protocols JSSE knows (sslEnabledProtocols); below TLS 1.2 only on an explicit, warned opt-in.
+TLS_PROTOCOLS = ("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1", "SSLv3")
+LEGACY_PROTOCOLS = ("TLSv1.1", "TLSv1", "SSLv3")
+# The cipher suites Java 11+ JSSE implements (SSLContext supported suites of OpenJDK 17): a
+# name outside it is a typo or a suite the JRE cannot run, and SM would fail to start with it.
+JSSE_CIPHER_SUITES = frozenset("""
+TLS_AES_256_GCM_SHA384 TLS_AES_128_GCM_SHA256 TLS_CHACHA20_POLY1305_SHA256
+TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+TLS_DHE_RSA_WITH_AES_256_GCM_SHA384 TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+TLS_DHE_DSS_WITH_AES_256_GCM_SHA384 TLS_DHE_RSA_WITH_AES_128_GCM_SHA256
+TLS_DHE_DSS_WITH_AES_128_GCM_SHA256 TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384
+TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384 TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256
+TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256 TLS_DHE_RSA_WITH_AES_256_CBC_SHA256
+TLS_DHE_DSS_WITH_AES_256_CBC_SHA256 TLS_DHE_RSA_WITH_AES_128_CBC_SHA256
+TLS_DHE_DSS_WITH_AES_128_CBC_SHA256 TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA
+TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA
+TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA TLS_DHE_RSA_WITH_AES_256_CBC_SHA TLS_DHE_DSS_WITH_AES_256_CBC_SHA
+TLS_DHE_RSA_WITH_AES_128_CBC_SHA TLS_DHE_DSS_WITH_AES_128_CBC_SHA TLS_RSA_WITH_AES_256_GCM_SHA384
+TLS_RSA_WITH_AES_128_GCM_SHA256 TLS_RSA_WITH_AES_256_CBC_SHA256 TLS_RSA_WITH_AES_128_CBC_SHA256
+TLS_RSA_WITH_AES_256_CBC_SHA TLS_RSA_WITH_AES_128_CBC_SHA TLS_EMPTY_RENEGOTIATION_INFO_SCSV
+""".split())
+
+
+def tls_problems(protocols, ciphers, allow_legacy=False, check_ciphers=True, jre=None, service="SM"):
+    """What is wrong with the SSL protocol and cipher lists, one sentence each with its fix
+    ([] when nothing is). protocols is `auto` or a list; jre is what sm_server_info (or
+    sm_webtier_info, with service Tomcat) read."""
+    problems = []
+    if isinstance(protocols, str):
+        if protocols != "auto":
+            problems.append("smtls_ssl_protocols: '%s' is neither auto nor a list of protocols. "
+                            "Fix: auto, or a list such as [TLSv1.2, TLSv1.3]" % protocols)
+        protocols = []
+    jre = jre or {}
+    if "TLSv1.3" in protocols and jre.get("tls13") is False:
+        problems.append("smtls_ssl_protocols: TLSv1.3 is not a protocol the JRE %s runs can "
+                        "enable (%s: %s Java %s; TLS 1.3 needs Java 11, or Java 8 from 8u261 on Oracle "
+                        "and 8u272 on OpenJDK), so %s would not start. Fix: smtls_ssl_protocols: auto, "
+                        "or remove TLSv1.3 (or upgrade the JRE first)" % (
+                            service, jre.get("home"), jre.get("vendor", "unknown"), jre.get("version"),
+                            service))
+    unknown = [p for p in protocols or [] if p not in TLS_PROTOCOLS]
+    if unknown:
+        problems.append("smtls_ssl_protocols: %s is not a protocol JSSE knows (use %s)"
+                        % (", ".join(unknown), ", ".join(TLS_PROTOCOLS[:2])))
+    legacy = [p for p in protocols or [] if p in LEGACY_PROTOCOLS]
+    if legacy and not allow_legacy:
+        problems.append("smtls_ssl_protocols: %s is older than TLS 1.2 and refused. Fix: remove "
+                        "it, or set smtls_ssl_allow_legacy_protocols: true to accept the risk"
+                        % ", ".join(legacy))
+    if protocols and not [p for p in protocols if p not in LEGACY_PROTOCOLS]:
+        problems.append("smtls_ssl_protocols: at least TLSv1.2 or TLSv1.3 must be enabled")
+    if check_ciphers and isinstance(ciphers, list):  # auto: the JVM's own suites
+        bad = [c for c in ciphers if c not in JSSE_CIPHER_SUITES]
+        if bad:
+            problems.append("smtls_ssl_ciphers: %s is not a cipher suite the JRE implements "
+                            "(JSSE names, e.g. TLS_AES_128_GCM_SHA256). Fix the name, or set "
+                            "smtls_ssl_check_ciphers: false for a JRE with other suites"
+                            % ", ".join(bad))
+    return problems

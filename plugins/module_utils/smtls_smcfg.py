@@ -153,3 +153,31 @@ def start_file_problem(run_dir, chosen, choice="auto"):
     return ("%s (sm_server_start_file) starts no servlet (an sm line with -httpPort/-httpsPort)%s. Fix: "
             "sm_server_start_file: auto, or the file's servlet lines"
             % (chosen["path"], "" if chosen["exists"] else ": it does not exist"))
+
+
+def servlet_probes(probe, servlets, ssl, http_port, https_port, redirect_names=()):
+    """The probe of every process the start file starts on a port (servlets: the processes, as
+    sm_server_info returns them), in one sm_tls_probe call: each servlet on its httpsPort, or
+    httpPort with SSL off (port, and more_ports); the load balancer on its HTTP port (plain_ports),
+    which must answer and redirect to one of redirect_names; the inventory's port (http_port or
+    https_port) when the start file names none. probe: the call's other options."""
+    key = "https_port" if ssl else "http_port"
+    nodes = [s for s in servlets or [] if s.get("role", "servlet") != "load_balancer"]
+    ports = [int(servlet[key]) for servlet in nodes if servlet.get(key)] or [
+        int(https_port if ssl else http_port)]
+    balancers = balancer_ports(servlets)
+    extra = dict(plain_ports=balancers, redirect_names=list(redirect_names)) if balancers else {}
+    return [dict(probe, port=ports[0], more_ports=ports[1:], **extra)]
+
+
+def servlet_problem(servlets, ssl):
+    """Why SSL cannot be served by every servlet the start file starts (one without httpsPort;
+    the load balancer is HTTP only by design), or ''."""
+    missing = [str(servlet["line"]) for servlet in servlets or []
+               if not servlet.get("https_port") and servlet.get("role", "servlet") != "load_balancer"]
+    if not ssl or not missing:
+        return ""
+    return ("start file line %s starts a servlet without -httpsPort, so it would serve no HTTPS with "
+            "ssl:1. Fix: give every servlet line an -httpsPort of its own (the vendor asks for one per "
+            "servlet; only the load balancer, sm -loadBalancer, has none), then run again"
+            % ", ".join(missing))

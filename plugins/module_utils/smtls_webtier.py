@@ -548,3 +548,47 @@ def refuse_tomcat_lockout(path, mode, uid, gid, group_given, names="root:root"):
                            "at its next restart. Fix: set sm_webtier_file_group to the group "
                            "Tomcat runs as (e.g. tomcat), or make the file readable by its "
                            "group first (chgrp tomcat %s)" % (path, names, mode, path))
+
+
+def browser_connector_problem(connector, setting, port, server_xml, managed):
+    """Why the browser-side HTTPS connector cannot be given our certificate, or ''.
+
+    connector: the one sm_webtier_info found ({} when none); setting: sm_webtier_browser_https
+    (auto/true/false); port: sm_webtier_browser_https_port (0: the first); managed: whether the
+    mode has SSL and the setting is not false."""
+    if not managed:
+        return ""
+    if not connector:
+        if str(setting).lower() != "true" and not int(port or 0):
+            return ""  # auto: nothing to manage on this web tier
+        return ("%s has no HTTPS connector (SSLEnabled=\"true\") serving a Java keystore%s, but "
+                "sm_webtier_browser_https asks for one. Fix: add the connector (a Certificate with "
+                "certificateKeystoreFile), correct sm_webtier_browser_https_port, or set "
+                "sm_webtier_browser_https: false"
+                % (server_xml, " on port %s" % port if int(port or 0) else ""))
+    if not connector.get("keystore_found"):
+        return ("the HTTPS connector %s of %s serves the keystore %s, which does not exist. Fix "
+                "server.xml or create the keystore, or set sm_webtier_browser_https: false to leave "
+                "the connector alone" % (connector.get("port"), server_xml, connector.get("keystore")))
+    if not connector.get("keystore_opens"):
+        return ("the HTTPS connector %s of %s serves the keystore %s, which does not open with the "
+                "password server.xml gives it (nor with sm_webtier_browser_keystore_password), so "
+                "Tomcat could not serve it either. Fix the password in server.xml, or set "
+                "sm_webtier_browser_https: false to leave the connector alone"
+                % (connector.get("port"), server_xml, connector.get("keystore")))
+    return ""
+
+
+def browser_https_plan(connector, managed, protocols, jre, names, probed, why_not):
+    """One line of the preflight plan: what the browser-side connector gets, or why it stays."""
+    if not managed:
+        return "left as it is: %s" % (why_not if connector else
+                                      "server.xml has no HTTPS connector serving a Java keystore")
+    jre = jre or {}
+    return ("connector %s (%s): certificate from the fleet CA for %s; protocols %s - Tomcat JRE %s "
+            "(%s); %s" % (connector["port"], connector["keystore"],
+                          ", ".join(sorted(set(names), key=names.index)),
+                          ",".join(protocols) or "left as they are", jre.get("version") or "unknown",
+                          jre.get("source") or "none",
+                          "proven after the restart" if probed
+                          else "not probed (smtls does not restart Tomcat here)"))

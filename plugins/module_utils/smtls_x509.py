@@ -112,6 +112,11 @@ PEM_CERT_BEGIN = "-----BEGIN CERTIFICATE-----"
 PEM_CERT_END = "-----END CERTIFICATE-----"
 
 
+def leaf_pem(chain):
+    """The first certificate of a PEM chain (text), "" for none."""
+    return (chain.split(PEM_CERT_END)[0] + PEM_CERT_END + "\n") if chain else ""
+
+
 def parse_pem_certs(text, what):
     """All certificates of a PEM bundle, in order; any damaged block is an error."""
     text = _text(text)

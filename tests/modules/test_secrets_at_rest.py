@@ -25,7 +25,7 @@ from ansible.module_utils.basic import AnsibleModule
 from conftest import module_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
-from smtls import smtls_written  # noqa: E402
+from smtls_plan import smtls_written  # noqa: E402
 
 PASSWORD = "store-Secret-1"
 BACKUP_NAME = r"\.%d\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~\Z" % os.getpid()

@@ -35,7 +35,7 @@ from ansible.module_utils import smtls_probe as tls
 from ansible.module_utils import smtls_x509 as pki
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
-from smtls import smtls_input_check, smtls_input_names  # noqa: E402
+from smtls_inputs import smtls_input_check, smtls_input_names  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 # not 24080/24443: the shared fleet's (demofleet.py, 23080/23443) second servlets listen there

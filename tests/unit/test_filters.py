@@ -1,5 +1,7 @@
 """The roles' Jinja filters."""
 
+import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -7,15 +9,18 @@ import pytest
 
 from ansible.module_utils import smtls_x509 as pki
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
-from smtls import (  # noqa: E402
-    smtls_browser_connector_problem, smtls_browser_https_plan, smtls_ca_selectors,
-    smtls_certificate_decision, smtls_client_certificates, smtls_clients_without_ca_problem, smtls_in_dir,
-    smtls_identity_outcome, smtls_keystore_in_place, smtls_leaf_pem, smtls_trust_due,
-    smtls_unchanged,
-    smtls_key_entry, smtls_leftover_notes, smtls_leftover_problems,
-    smtls_merge_detected_cas, smtls_module_available, smtls_named_certs, smtls_progress,
-    smtls_ssl_protocols_for, smtls_tls_problems, smtls_truststores_in, smtls_written)
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "plugins" / "filter"))
+from smtls_certs import (  # noqa: E402
+    smtls_ca_selectors, smtls_certificate_decision, smtls_client_certificates,
+    smtls_clients_without_ca_problem, smtls_identity_outcome, smtls_key_entry, smtls_keystore_in_place,
+    smtls_leaf_pem, smtls_merge_detected_cas, smtls_named_certs)
+from smtls_installation import (  # noqa: E402
+    smtls_browser_connector_problem, smtls_browser_https_plan, smtls_leftover_notes, smtls_leftover_problems,
+    smtls_ssl_protocols_for, smtls_tls_problems)
+from smtls_plan import (  # noqa: E402
+    smtls_in_dir, smtls_module_available, smtls_progress, smtls_trust_due, smtls_truststores_in,
+    smtls_unchanged, smtls_written)
 
 
 def test_written_files_are_those_whose_content_changed():
@@ -78,10 +83,17 @@ def test_progress_says_what_is_done_and_what_is_left(batch, hosts, expected):
     assert smtls_progress(batch, hosts, "SM servers") == expected
 
 
-def test_a_module_of_ansible_core_resolves_and_a_missing_collection_does_not():
-    from ansible.plugins.loader import init_plugin_loader
+@pytest.fixture(scope="module")
+def plugin_loader():
+    """Ansible's plugin loader, set up once (a second set-up warns), as ansible-playbook does
+    before any filter runs."""
+    from ansible.plugins import loader
 
-    init_plugin_loader()  # as ansible-playbook does before any filter runs
+    loader.init_plugin_loader()
+    return loader
+
+
+def test_a_module_of_ansible_core_resolves_and_a_missing_collection_does_not(plugin_loader):
     assert smtls_module_available("ansible.builtin.copy")
     assert not smtls_module_available("smtls_absent.nowhere.win_copy")
 
@@ -290,7 +302,7 @@ def test_certificate_plan_is_the_modules_decision_without_writing(tmp_path):
     engine's plan): write_due says whether the module must run; the filter writes nothing."""
     import sm_certificate
     from conftest import module_result
-    from smtls import smtls_certificate_plan
+    from smtls_certs import smtls_certificate_plan
 
     ca_dir = tmp_path / "ca"
     request = {"ca_dir": str(ca_dir), "ca_passphrase": "plan-Pass-1"}
@@ -395,3 +407,51 @@ def test_keystore_in_place_refuses_what_it_cannot_judge(ca):
     # owner and group as a role passes them: empty, or Ansible's omit, is "not asked"
     assert smtls_keystore_in_place(read, trusted=[{"alias": "ca", "pem": pki.chain_pem([ca.cert])}],
                                    owner="", group=object(), mode=416)
+
+
+# The filter files as Ansible finds them (ansible.cfg filter_plugins), and the Molecule verify
+# playbooks' own helpers (.config/molecule/config.yml adds molecule/shared/filter_plugins).
+FILTER_DIRS = (ROOT / "plugins" / "filter", ROOT / "molecule" / "shared" / "filter_plugins")
+# a filter after a Jinja pipe (on the same line or the next), or named to map/select/reject
+FILTER_USE = re.compile(r"\|\s*(smtls_[a-z0-9_]+)|\b(?:map|select|reject)\(\s*['\"](smtls_[a-z0-9_]+)")
+
+
+def _filters_by_file():
+    """{file: its filter names}, each file loaded by its path under a name of its own, as Ansible
+    loads filter plugins (one filter file cannot import another)."""
+    found = {}
+    for directory in FILTER_DIRS:
+        for path in sorted(directory.glob("*.py")):
+            spec = importlib.util.spec_from_file_location("smtls_filter_file_%s" % path.stem, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            found[path.relative_to(ROOT).as_posix()] = sorted(module.FilterModule().filters())
+    return found
+
+
+def test_every_filter_is_defined_once_and_every_one_the_yaml_uses_exists():
+    by_file = _filters_by_file()
+    assert [f for f in by_file if f.startswith("plugins/filter/")], "no filter file found"
+    owners = {}
+    for path, names in by_file.items():
+        for name in names:
+            owners.setdefault(name, []).append(path)
+    assert {n: p for n, p in owners.items() if len(p) > 1} == {}, "a filter defined in two files"
+    used = {}
+    for directory in ("roles", "playbooks", "molecule"):
+        for path in sorted((ROOT / directory).rglob("*")):
+            if path.suffix not in (".yml", ".yaml", ".j2") or not path.is_file():
+                continue
+            for match in FILTER_USE.finditer(path.read_text()):
+                used.setdefault(match.group(1) or match.group(2), path.relative_to(ROOT).as_posix())
+    assert "smtls_mode" in used and "smtls_certificate_plan" in used  # the scan sees the roles' uses
+    assert {name: where for name, where in used.items() if name not in owners} == {}, (
+        "filters the YAML uses that no filter file defines")
+
+
+def test_ansible_loads_each_filter_from_the_plugin_directory(plugin_loader):
+    plugin_loader.filter_loader.add_directory(str(ROOT / "plugins" / "filter"))
+    for path, names in _filters_by_file().items():
+        if path.startswith("plugins/filter/"):
+            for name in names:
+                assert plugin_loader.filter_loader.get(name) is not None, "%s (%s)" % (name, path)

@@ -18,7 +18,7 @@ from ansible.module_utils import smtls_x509 as pki
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = str(ROOT / "roles")
 sys.path.insert(0, str(ROOT / "plugins" / "filter"))
-from smtls import smtls_fleet_problems, smtls_input_check, smtls_input_names  # noqa: E402
+from smtls_inputs import smtls_fleet_problems, smtls_input_check, smtls_input_names  # noqa: E402
 
 # what a host of each role is given in a small, valid inventory (the rest stays unset)
 BASE = {
@@ -537,7 +537,7 @@ def test_a_new_ca_made_expired_is_refused_by_the_fleet_check():
 
 
 def test_an_expired_allowed_client_is_a_problem_before_any_write():
-    from smtls import smtls_pem_problem
+    from smtls_certs import smtls_pem_problem
 
     key, cert = pki.create_ca("old client", valid_days=1, key_size=2048, at=pki.now() - dt.timedelta(days=3))
     problem = smtls_pem_problem(

@@ -11,8 +11,8 @@ from ansible.module_utils import smtls_installation as installation
 from ansible.module_utils import smtls_inputs as inputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
-from smtls import (smtls_installation_plan, smtls_installation_problems,  # noqa: E402
-                   smtls_sm_stores)
+from smtls_installation import (smtls_installation_plan, smtls_installation_problems,  # noqa: E402
+                                smtls_sm_stores)
 
 MODES = {
     "encryption": dict(ssl=True, client_auth=0, trusted_clients=False),

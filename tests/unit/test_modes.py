@@ -13,7 +13,7 @@ from ansible.module_utils import smtls_findings as engine
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "plugins" / "filter"))
-from smtls import smtls_host_roles, smtls_mode, smtls_mode_layers, smtls_webtiers_first  # noqa: E402
+from smtls_plan import smtls_host_roles, smtls_mode, smtls_mode_layers, smtls_webtiers_first  # noqa: E402
 
 MODE_NAMES = list(modes.NAMES)
 

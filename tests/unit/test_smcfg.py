@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from ansible.module_utils import smtls_smcfg as smcfg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
-from smtls import smtls_servlet_probes, smtls_servlet_problem  # noqa: E402
+from smtls_installation import smtls_servlet_probes, smtls_servlet_problem  # noqa: E402
 
 SM_CFG = """# sm.cfg of a real-looking server
 sm -httpPort:13080 -loadBalancer
