@@ -77,6 +77,9 @@ FAIL_ACTIONS = ("ansible.builtin.fail", "fail")
 # Messages that consist of nothing but a message made elsewhere: (file pattern, the source of
 # the message expression) -> why no entry of their own is needed.
 OPAQUE = {
+    ("playbooks/preflight.yml", None):
+        "the liveness check of the hosts the run's plan has nothing due on (smtls_fleet_plan), one "
+        "problem per port; catalogued where smtls_liveness.port_problem and liveness_problems build them",
     ("roles/sm_server/tasks/apply.yml", None):
         "the liveness check's problems (smtls_liveness_problems), one per port; catalogued where "
         "smtls_liveness.port_problem and liveness_problems build them",

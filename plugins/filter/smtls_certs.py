@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from collections.abc import Mapping
 import importlib.util
 import os
 
@@ -104,19 +105,10 @@ def smtls_keystore_in_place(read, key_alias=None, chain="", trusted=None, exclus
     out, a module run saved. chain: the key entry's chain (PEM); trusted: [{alias, pem}]; the
     rest as sm_keystore takes them (owner, group and mode omitted as empty). False whenever the
     read is missing or failed, or a PEM does not parse (the module then reports it)."""
-    if not isinstance(read, dict) or read.get("error") or read.get("skipped"):
-        return False
-    try:
-        chain_sha256 = ([_pki.sha256_hex(c) for c in _pki.order_chain(_pki.parse_pem_certs(chain, "chain"))]
-                        if (chain or "").strip() else [])
-        trusted_sha256 = [_pki.sha256_hex(c) for item in trusted or []
-                          for c in _pki.parse_pem_certs(item["pem"], "trusted certificate")]
-    except _pki.PkiError:
-        return False
-    return _keystore_state.in_place(
-        read, key_alias=key_alias, chain_sha256=chain_sha256, trusted_sha256=trusted_sha256,
-        exclusive=_true(exclusive), remove_other_keys=_true(remove_other_keys), absent=absent or [],
-        store_type=_given(store_type), mode=_given(mode), owner=_given(owner), group=_given(group))
+    return _keystore_state.in_place_pem(
+        read, key_alias=key_alias, chain=chain, trusted=trusted, exclusive=_true(exclusive),
+        remove_other_keys=_true(remove_other_keys), absent=absent or [], store_type=_given(store_type),
+        mode=_given(mode), owner=_given(owner), group=_given(group))
 
 
 def smtls_identity_outcome(chain, keystore, alias, stage, supplied, decision, signed, request, installed):
@@ -164,7 +156,8 @@ def smtls_named_certs(pems, prefix):
 def smtls_client_certificates(hosts, hostvars):
     """{host: {'current': {alias, pem}, 'next': {alias, pem} or {}, 'known'}} for the hosts among hosts
     that published a client certificate in this run (smtls_client_certificate; in a rotation's
-    reissue phase also smtls_client_certificate_next); hosts that did not are left out.
+    reissue phase also smtls_client_certificate_next; where the client's plan had nothing due, the
+    certificate its preflight read, in its plan); hosts that did not are left out.
 
     Read once per batch of servers (run_once), not per server: each hostvars[host] builds that
     host's variables, so a per-server read of every client costs servers x clients builds."""
@@ -174,6 +167,12 @@ def smtls_client_certificates(hosts, hostvars):
             continue
         facts = hostvars[host]
         current = facts.get("smtls_client_certificate")
+        if current is None or _controller.is_undefined(current):
+            # a client whose certificate stays, and that took no step of the run (its plan had
+            # nothing due): the certificate its preflight read
+            current = next((plan.get("client_certificate") for plan in (
+                facts.get(name) for name in ("sm_webtier_plan", "sm_windows_client_plan"))
+                if isinstance(plan, Mapping) and plan.get("client_certificate")), None)
         if current is None or _controller.is_undefined(current):
             continue
         upcoming = facts.get("smtls_client_certificate_next")

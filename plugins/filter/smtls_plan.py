@@ -27,6 +27,8 @@ _spec.loader.exec_module(_controller)
 
 _modes = _controller.module_utils("smtls_modes")
 _files = _controller.module_utils("smtls_files")
+_plan = _controller.module_utils("smtls_plan")
+_inputs = _controller.module_utils("smtls_inputs")
 
 
 def smtls_mode(name):
@@ -152,6 +154,30 @@ def smtls_module_available(name):
     return bool(module_loader.find_plugin_with_context(name).resolved)
 
 
+def _fact(hostvars, host, name):
+    value = hostvars[host].get(name) if host in hostvars else None
+    return None if value is None or _controller.is_undefined(value) else _inputs.plain(value)
+
+
+def smtls_fleet_plan(hosts, hostvars, always=""):
+    """{host: {due, why, liveness}}: the preflight's plan of the run (module_utils/smtls_plan.py),
+    from each host's plan fact (sm_server_plan, sm_webtier_plan, sm_windows_client_plan) and every liveness observation of the run. always: a reason
+    every host is due (a CA rotation, smtls_probe always), else empty."""
+    hosts = list(hosts or [])
+    plans = dict((host, next((found for found in (_fact(hostvars, host, name) for name in _plan.PLAN_FACTS)
+                              if found), {})) for host in hosts)
+    facts = ("sm_server_liveness_observed", "sm_webtier_liveness_observed")
+    observations = [o for host in hosts for fact in facts for o in _fact(hostvars, host, fact) or []]
+    return _plan.fleet(hosts, plans, observations, always or "")
+
+
+def smtls_controller_file_in_place(path, content=None, mode=None):
+    """Whether a file on the controller already holds content (None: any) with mode (octal text),
+    as a template or file task would leave it: the preflight plans a bundle without a module run.
+    Reads only."""
+    return _files.in_place(path, content, mode)
+
+
 class FilterModule(object):
     def filters(self):
         return {"smtls_mode": smtls_mode, "smtls_mode_layers": smtls_mode_layers,
@@ -160,4 +186,5 @@ class FilterModule(object):
                 "smtls_in_dir": smtls_in_dir, "smtls_truststores_in": smtls_truststores_in,
                 "smtls_written": smtls_written, "smtls_unchanged": smtls_unchanged,
                 "smtls_trust_due": smtls_trust_due, "smtls_derived_secret": smtls_derived_secret,
-                "smtls_module_available": smtls_module_available}
+                "smtls_module_available": smtls_module_available, "smtls_fleet_plan": smtls_fleet_plan,
+                "smtls_controller_file_in_place": smtls_controller_file_in_place}

@@ -79,6 +79,26 @@ _FS_IMMUTABLE_FL, _FS_APPEND_FL = 0x10, 0x20
 _SPARE_BYTES = 1024 * 1024
 
 
+def in_place(path, content=None, mode=None):
+    """Whether the file at path holds content (text; None: any file, or a directory) with mode (octal
+    text or int; None: any), so a write of the same would change nothing. A link counts as its
+    target; a missing or unreadable file is not in place."""
+    try:
+        found = os.stat(path)
+        if not (stat.S_ISREG(found.st_mode) or content is None and stat.S_ISDIR(found.st_mode)):
+            return False
+        if mode is not None:
+            wanted = int(mode, 8) if isinstance(mode, str) else int(mode)
+            if stat.S_IMODE(found.st_mode) != wanted:
+                return False
+        if content is not None:
+            with open(path, "rb") as handle:
+                return handle.read() == content.encode("utf-8")
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def _inode_flags(path):
     """chattr flags of path, or 0 where the file system does not say."""
     try:

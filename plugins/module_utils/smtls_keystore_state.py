@@ -146,6 +146,22 @@ def selector_matches(selector, alias, sha256, subject, issuer):
     return False
 
 
+def in_place_pem(read, key_alias=None, chain="", trusted=None, **options):
+    """in_place() with the chain and the trusted certificates as PEM ([{alias, pem}]): False
+    whenever the read is missing or failed, or a PEM does not parse (the module reports it)."""
+    if not isinstance(read, dict) or read.get("error") or read.get("skipped"):
+        return False
+    try:
+        chain_sha256 = ([pki.sha256_hex(c) for c in pki.order_chain(pki.parse_pem_certs(chain, "chain"))]
+                        if (chain or "").strip() else [])
+        trusted_sha256 = [pki.sha256_hex(c) for item in trusted or []
+                          for c in pki.parse_pem_certs(item["pem"], "trusted certificate")]
+    except pki.PkiError:
+        return False
+    return in_place(read, key_alias=key_alias, chain_sha256=chain_sha256, trusted_sha256=trusted_sha256,
+                    **options)
+
+
 def in_place(read, key_alias=None, chain_sha256=(), trusted_sha256=(), exclusive=False,
              remove_other_keys=False, absent=(), store_type=None, mode=None, owner=None, group=None):
     """Whether plan() and the module's file arguments, given these options, would leave the

@@ -37,6 +37,11 @@ def test_second_run_and_check_after_converge_change_nothing(rollout):
     for run in ("second", "after_check"):
         hosts = recap(rollout[run], DEMO_HOSTS)
         assert all(h["changed"] == 0 and h["failed"] == 0 for h in hosts.values()), rollout[run][-3000:]
+        # the plan found nothing due anywhere: every host left the run after the preflight, so no
+        # step of the grid ran on any (docs/rollout.md "The plan")
+        assert rollout[run].count("due: false") == len(DEMO_HOSTS), rollout[run][-3000:]
+        grid = rollout[run].split("PLAY [PKI", 1)[1]
+        assert "TASK [sm_" not in grid and "TASK [smtls :" not in grid, grid[:3000]
 
 
 def _stores(fleet):
