@@ -161,8 +161,9 @@ def _fact(hostvars, host, name):
 
 def smtls_fleet_plan(hosts, hostvars, always=""):
     """{host: {due, why, liveness}}: the preflight's plan of the run (module_utils/smtls_plan.py),
-    from each host's plan fact (sm_server_plan, sm_webtier_plan, sm_windows_client_plan) and every liveness observation of the run. always: a reason
-    every host is due (a CA rotation, smtls_probe always), else empty."""
+    from each host's plan fact (sm_server_plan, sm_webtier_plan, sm_windows_client_plan) and every
+    liveness observation of the run. always: a reason every host is due (a CA rotation,
+    smtls_probe always), else empty."""
     hosts = list(hosts or [])
     plans = dict((host, next((found for found in (_fact(hostvars, host, name) for name in _plan.PLAN_FACTS)
                               if found), {})) for host in hosts)

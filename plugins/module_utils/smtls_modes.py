@@ -106,18 +106,21 @@ def webtier_view(name):
 #   host_identity             the stage of the certificates a host serves (the SM server's, the
 #                             web tier's browser-side connector's)
 #   retire_previous_ca        the CA a rotation replaces leaves the stores and the client CAs
+#   webtiers_may_go_first     the web tiers apply before the servers when the servers tighten
+#                             what they ask of clients (a rotation keeps the mode: never), then
+#                             retire the old CAs once every server has moved
 _PHASE_TABLE = (
-    # name               client_certificate_trust  client_certificate_apply  host_identity retire_previous_ca
-    ("rollout",          "all",                    "all",                    "all",        False),
-    ("rotation_trust",   "current",                "current",                "current",    False),
-    ("rotation_reissue", "issue",                  "install",                "all",        False),
-    ("rotation_retire",  "all",                    "all",                    "all",        True),
+    # name               cert_trust  cert_apply  host_identity  retire_previous_ca  webtiers_may_go_first
+    ("rollout",          "all",      "all",      "all",         False,              True),
+    ("rotation_trust",   "current",  "current",  "current",     False,              False),
+    ("rotation_reissue", "issue",    "install",  "all",         False,              False),
+    ("rotation_retire",  "all",      "all",      "all",         True,               False),
 )
 PHASE_NAMES = tuple(row[0] for row in _PHASE_TABLE)
 PHASES = dict(
     (name, dict(name=name, client_certificate_trust=trust, client_certificate_apply=apply_stage,
-                host_identity=identity, retire_previous_ca=retire))
-    for name, trust, apply_stage, identity, retire in _PHASE_TABLE)
+                host_identity=identity, retire_previous_ca=retire, webtiers_may_go_first=first))
+    for name, trust, apply_stage, identity, retire, first in _PHASE_TABLE)
 
 
 # The grid's host roles, by the inventory group whose hosts run them (README "The rollout as a

@@ -229,3 +229,13 @@ def test_no_task_reads_every_hosts_variables():
     whole = re.compile(r"hostvars\s*\|\s*dict2items|hostvars\.(values|items)\(\)")
     for path in list((ROOT / "roles").glob("*/*/*.yml")) + list((ROOT / "playbooks").glob("*.yml")):
         assert not whole.search(path.read_text()), path.relative_to(ROOT)
+
+
+def test_what_a_phase_does_is_in_the_phase_table_not_in_the_grids_conditions():
+    """The grid asks the phase table (smtls_phase_steps) what a phase does; no `when:` of it names
+    a phase (one meaning per phase name, kept in one place)."""
+    grid = (ROOT / "playbooks/grid.yml").read_text()
+    conditions = re.findall(r"^\s*(?:when|__webtiers_first):.*$", grid, re.M)
+    assert conditions
+    assert not [c for c in conditions if re.search(r"__phase\s*(==|!=)|'(rollout|rotation_\w+)'", c)]
+    assert all(isinstance(modes.phase(name)["webtiers_may_go_first"], bool) for name in modes.PHASE_NAMES)
