@@ -77,8 +77,7 @@ def smtls_liveness_problems(observations, name, keystore_read=None, keystore="",
     """What is wrong with host name's ports in this run's liveness observations (anyone's), one
     line each: not answering, or serving a certificate other than the key entry of keystore_read
     (the installation read's; none read - any answer counts). ports: those meant to be probed."""
-    return _liveness.liveness_problems(observations, name, _liveness.expected_fingerprints(keystore_read),
-                                       keystore, [int(p) for p in ports] if ports else None)
+    return _liveness.keystore_problems(observations, name, keystore_read, keystore, ports)
 
 
 def smtls_leftover_problems(parameters, mode, mode_name, client_cas):

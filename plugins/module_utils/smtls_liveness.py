@@ -158,3 +158,10 @@ def liveness_problems(observations, name, expected, keystore="", ports=None):
                      "out). Fix: run again with that host (sm_server_probe_from) in the run"
                      % (name, ", ".join(str(p) for p in missing)))
     return found
+
+
+def keystore_problems(observations, name, keystore_read=None, keystore="", ports=None):
+    """liveness_problems() against the key entries of a keystore read (none read: any answer
+    counts); ports as given, or None for whatever was observed."""
+    return liveness_problems(observations, name, expected_fingerprints(keystore_read), keystore,
+                             [int(p) for p in ports] if ports else None)

@@ -10,7 +10,7 @@ Each host role's preflight publishes its part as the fact <role>_plan (PLAN_FACT
      client_certificate: {alias, pem} - a client whose certificate stays (else client_certificate_due),
      allowlist: {read, trusted: [{alias, pem}] (the extra clients), clients: [hosts], store_type, mode,
                  owner, group} - a server that keeps an exact allowlist,
-     liveness: {keystore_read, keystore, ports, observations: fleet|own}}
+     liveness: {keystore_read, keystore, ports}}
 
 fleet() adds what only the whole fleet knows - a server whose allowlist would change because a
 client's certificate changes, or because the allowlist read does not hold exactly the clients'
@@ -88,9 +88,7 @@ def fleet(hosts, plans, observations=(), always=""):
         problems = []
         check = plan.get("liveness")
         if not why and check:
-            seen = observations if check.get("observations", "fleet") == "fleet" else check.get("own") or []
-            problems = liveness.liveness_problems(
-                seen, host, liveness.expected_fingerprints(check.get("keystore_read")),
-                check.get("keystore") or "", [int(p) for p in check.get("ports") or []] or None)
+            problems = liveness.keystore_problems(observations, host, check.get("keystore_read"),
+                                                  check.get("keystore") or "", check.get("ports"))
         found[host] = {"due": bool(why), "why": why, "liveness": problems}
     return found
