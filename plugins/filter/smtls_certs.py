@@ -91,6 +91,17 @@ def smtls_key_entry(entries, alias):
     return (wanted or keys or [{}])[0]
 
 
+def smtls_certificate_dns(dns, common_name, acme=False):
+    """The DNS names a certificate of this identity carries: dns, and from an ACME CA the common
+    name too (the CA puts every name it authorized into the certificate, the common name among
+    them). The identity flow and the plan decide with the same list."""
+    dns = list(dns or [])
+    name = (common_name or "").lower()
+    if _controller.true(acme) and name not in [d.lower() for d in dns]:
+        return dns + [name]
+    return dns
+
+
 def smtls_leaf_pem(chain):
     """The first certificate of a PEM chain ("" for none): the identity outcome's certificate,
     and the one a client publishes as installed."""
@@ -201,6 +212,7 @@ class FilterModule(object):
         return {"smtls_certificate_plan": smtls_certificate_plan,
                 "smtls_certificate_decision": smtls_certificate_decision,
                 "smtls_key_entry": smtls_key_entry, "smtls_leaf_pem": smtls_leaf_pem,
+                "smtls_certificate_dns": smtls_certificate_dns,
                 "smtls_keystore_in_place": smtls_keystore_in_place,
                 "smtls_identity_outcome": smtls_identity_outcome,
                 "smtls_merge_detected_cas": smtls_merge_detected_cas,

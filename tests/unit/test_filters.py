@@ -12,7 +12,7 @@ from ansible.module_utils import smtls_x509 as pki
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "plugins" / "filter"))
 from smtls_certs import (  # noqa: E402
-    smtls_ca_selectors, smtls_certificate_decision, smtls_client_certificates,
+    smtls_ca_selectors, smtls_certificate_decision, smtls_certificate_dns, smtls_client_certificates,
     smtls_clients_without_ca_problem, smtls_identity_outcome, smtls_key_entry, smtls_keystore_in_place,
     smtls_leaf_pem, smtls_merge_detected_cas, smtls_named_certs)
 from smtls_installation import (  # noqa: E402
@@ -21,6 +21,17 @@ from smtls_installation import (  # noqa: E402
 from smtls_plan import (  # noqa: E402
     smtls_in_dir, smtls_module_available, smtls_progress, smtls_trust_due, smtls_truststores_in,
     smtls_unchanged, smtls_written)
+
+
+@pytest.mark.parametrize("dns,cn,acme,names", [
+    (["a.example"], "B.example", False, ["a.example"]),
+    (["a.example"], "B.example", True, ["a.example", "b.example"]),
+    (["A.example"], "a.example", "true", ["A.example"]),  # already there, in any case
+    ([], "b.example", True, ["b.example"]),
+])
+def test_an_acme_certificate_carries_its_common_name_among_its_dns_names(dns, cn, acme, names):
+    """One rule for the identity flow and the plan (the CA puts every authorized name in)."""
+    assert smtls_certificate_dns(dns, cn, acme) == names
 
 
 def test_written_files_are_those_whose_content_changed():
