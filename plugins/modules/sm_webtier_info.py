@@ -24,11 +24,16 @@ description:
   - The results carry those passwords (the roles need them to manage the keystore), so the task
     that registers them must use C(no_log).
   - Also proves the host answers, so the preflight needs no separate check for a web tier.
+  - With I(config_plan) and I(truststore_plan), also what M(sm_webtier_config) and
+    M(sm_truststore) would change, in the same call (their check-mode results, nothing written) -
+    the preflight plans a web tier's files in this one module run.
 version_added: "1.2.0"
 author: smtls contributors
 extends_documentation_fragment:
   - smtls_liveness
   - smtls_run_lock
+  - smtls_truststore_plan
+  - smtls_webtier_files.plan
 options:
   webapp_dir:
     description: The exploded SM web tier webapp (its C(WEB-INF/web.xml) must exist).
@@ -96,6 +101,18 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+config_plan:
+  description:
+    - With I(config_plan) - what M(sm_webtier_config) returns in check mode (changed, files with
+      their actions), or C(error) - the message it would fail with.
+  returned: when I(config_plan) is given
+  type: dict
+truststore_plan:
+  description:
+    - With I(truststore_plan) - what M(sm_truststore) returns in check mode (changed, and
+      truststores with their actions), or C(error) - the message it would fail with.
+  returned: when I(truststore_plan) is given
+  type: dict
 liveness:
   description:
     - What each port of I(liveness) serves, one observation per port (see M(sm_tls_liveness)); a
@@ -184,7 +201,9 @@ from ansible.module_utils import smtls_inventory as inv
 from ansible.module_utils import smtls_jre as jre
 from ansible.module_utils import smtls_keystore as ks
 from ansible.module_utils import smtls_liveness as liveness
+from ansible.module_utils import smtls_truststore as trust
 from ansible.module_utils import smtls_webtier as web
+from ansible.module_utils import smtls_webtier_files as files
 from ansible.module_utils import smtls_x509 as pki
 from ansible.module_utils.smtls_files import FileProblem, read_optional, restart_record_pending
 
@@ -197,6 +216,9 @@ ARGUMENT_SPEC = dict(
     client_keystore=dict(type="dict", options=inv.store_read_options()),
     restart_record=dict(type="path"),
     liveness=dict(type="list", elements="dict", default=[], options=liveness.TARGET_OPTIONS),
+    # the write steps' plans, from the options the writes take (one engine each)
+    config_plan=dict(type="dict", options=files.OPTIONS),
+    truststore_plan=dict(type="dict", options=trust.PLAN_OPTIONS),
 )
 # the host lock of the run (smtls_lock: a claim by the installation reads, checked by writers)
 ARGUMENT_SPEC.update(smtls_lock.HOST_LOCK_OPTION)
@@ -262,6 +284,11 @@ def main():
     # the run's liveness check: the servers this web tier probes (sm_server_probe_from), and its
     # browser-side connector, in the read it makes anyway
     result["liveness"] = liveness.observe(p["liveness"], connectors=found)
+    # what the settings and truststore steps would change; their errors returned, for the preflight
+    if p["config_plan"]:
+        result["config_plan"] = files.plan(p["config_plan"])
+    if p["truststore_plan"]:
+        result["truststore_plan"] = trust.planned(module, p["truststore_plan"])
     # The connectors' passwords are returned on purpose (the task that registers them is no_log).
     # Ansible masks every value of a no_log option wherever it appears in the result, so a client
     # keystore password or a wanted connector password equal to one (Tomcat's changeit, or the

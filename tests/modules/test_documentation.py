@@ -6,6 +6,7 @@ and RETURN are valid YAML.
 """
 
 import importlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -53,6 +54,14 @@ def compare(doc_options, spec, where):
     return problems
 
 
+def _fragment(path):
+    """A doc fragment file, imported as Ansible loads it (its strings may be built in Python)."""
+    spec = importlib.util.spec_from_file_location("smtls_doc_fragment_" + path.stem, path)
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_documentation_matches_argument_spec(name):
     module = importlib.import_module(name)
@@ -63,11 +72,13 @@ def test_documentation_matches_argument_spec(name):
     fragments = doc.get("extends_documentation_fragment") or []
     if "ansible.builtin.files" in fragments:
         spec = {k: v for k, v in spec.items() if k not in FILE_OPTIONS}
-    for fragment in fragments:  # our own fragments, plugins/doc_fragments/<name>.py
-        path = ROOT / "plugins" / "doc_fragments" / ("%s.py" % fragment)
+    for fragment in fragments:  # our own fragments, plugins/doc_fragments/<name>.py[.<attribute>]
+        name, _dot, attribute = fragment.partition(".")
+        path = ROOT / "plugins" / "doc_fragments" / ("%s.py" % name)
         if path.exists():
-            text = path.read_text().split('DOCUMENTATION = r"""')[1].split('"""')[0]
-            options.update(yaml.safe_load(text)["options"])
+            loaded = _fragment(path)
+            options.update(yaml.safe_load(getattr(loaded.ModuleDocFragment,
+                                                  (attribute or "documentation").upper()))["options"])
     assert compare(options, spec, name) == []
     for section in ("EXAMPLES", "RETURN"):
         assert yaml.safe_load(getattr(module, section)), "%s.%s is empty or invalid" % (name, section)

@@ -459,22 +459,49 @@ def test_the_installation_read_plans_sm_ini_and_the_truststores_as_their_modules
 
 
 import sm_webtier_config  # noqa: E402
+import sm_webtier_info  # noqa: E402
 
 
-def test_the_web_tier_settings_call_plans_the_truststores_and_refuses_what_sm_truststore_would(
+def test_the_web_tier_read_plans_its_settings_and_truststores_as_their_modules_would(
         tmp_path, ca, sample_ca):
+    """sm_webtier_info's config_plan and truststore_plan are what sm_webtier_config and
+    sm_truststore return in check mode with the same arguments (the preflight's one module run on
+    a web tier); the read writes nothing, and what they would refuse comes back as its error."""
+    webapp = tmp_path / "webtier"
+    (webapp / "WEB-INF").mkdir(parents=True)
+    (webapp / "WEB-INF" / "web.xml").write_text("<web-app></web-app>\n")
     cacerts = tmp_path / "cacerts"
     cacerts.write_bytes(ks.dump(ks.Keystore("jks", [ks.CertEntry("sampleca", sample_ca.cert)]), "changeit"))
     trust_args = dict(truststores=[dict(path=str(cacerts), password="changeit")],
                       trusted_certs=[dict(alias="smtls-ca", pem=ca.pem)], absent=[])
     properties = tmp_path / "webtier.properties"
-    args = dict(properties_file=str(properties), properties={"ssl": "true"}, truststore_plan=trust_args)
-    planned = module_result(sm_webtier_config, args, check_mode=True)
-    checked = module_result(sm_truststore, trust_args, check_mode=True)
-    assert planned["truststore_plan"] == {k: v for k, v in checked.items() if k not in ("invocation", "diff")}
-    assert planned["truststore_plan"]["truststores"][0]["actions"] and not properties.exists()
+    config_args = dict(properties_file=str(properties), properties={"ssl": "true"}, backup=True)
+    info_args = dict(webapp_dir=str(webapp), config_plan=config_args, truststore_plan=trust_args)
     before = digest(cacerts)
-    refused = module_result(sm_webtier_config, dict(
-        args, truststore_plan=dict(trust_args, truststores=[dict(path=str(cacerts), password="nope")])))
-    assert refused["failed"] and "wrong store password" in refused["msg"]
+
+    def without_module_keys(result):
+        return {k: v for k, v in result.items() if k not in ("invocation", "diff")}
+
+    found = module_result(sm_webtier_info, info_args)
+    assert found["config_plan"] == without_module_keys(module_result(sm_webtier_config, config_args,
+                                                                     check_mode=True))
+    assert found["config_plan"]["changed"] and "add ssl=true" in found["config_plan"]["files"][0]["actions"]
+    assert found["truststore_plan"] == without_module_keys(module_result(sm_truststore, trust_args,
+                                                                         check_mode=True))
+    assert found["truststore_plan"]["truststores"][0]["actions"]
     assert digest(cacerts) == before and not properties.exists()
+
+    # once both modules wrote, the plans find nothing to change
+    module_result(sm_webtier_config, config_args)
+    module_result(sm_truststore, trust_args)
+    again = module_result(sm_webtier_info, info_args)
+    assert not again["config_plan"]["changed"] and not again["truststore_plan"]["changed"]
+
+    # what they would refuse is returned for the preflight to report, not raised
+    broken = tmp_path / "web.xml"
+    broken.write_text("<web-app>")
+    errors = module_result(sm_webtier_info, dict(
+        info_args, config_plan=dict(web_xml=str(broken), context_params={"ssl": "true"}),
+        truststore_plan=dict(trust_args, truststores=[dict(path=str(cacerts), password="nope")])))
+    assert "wrong store password" in errors["truststore_plan"]["error"]
+    assert "web.xml" in errors["config_plan"]["error"]

@@ -1,0 +1,151 @@
+"""The write steps and their plans, declared once (issue 25, item 2).
+
+A write step the installation read plans (sm.ini, the web tier's settings files) takes its
+arguments from one role variable, the step's entry: the read is given that entry as its plan
+option, the write task passes the entry's values and nothing of its own, the entry names only
+options the write module has, and the read's plan option has exactly the write module's options
+(one engine's OPTIONS). And every task that writes a host's files passes the host role's restart
+record, so a restart cannot be missed because a call site forgot it. Each check fails on drift.
+"""
+
+import importlib
+import re
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+from jinja2 import nodes
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# (role, its write step's task file, write module, the entry, the read's task file, read module,
+#  the read's plan option, {write option: role variable} the write takes instead of the entry's
+#  value - each derived from that value by what the read resolves - and the plan-only options
+#  the read adds to the entry)
+PLANNED_WRITES = [
+    ("sm_server", "ini.yml", "sm_ini", "__sm_server_ini_args", "info.yml", "sm_server_info", "ini_plan",
+     {"parameters": "__sm_server_ini_parameters"},
+     {"ssl_protocols", "fips_parameters", "fips_password_keystores"}),
+    ("sm_webtier", "config.yml", "sm_webtier_config", "__sm_webtier_config_args", "info.yml",
+     "sm_webtier_info", "config_plan", {}, set()),
+]
+# options of the writers no read plans: the host's restart record and the run's host lock
+NOT_PLANNED = {"restart_record", "run_lock"}
+# the modules that note a file in the host's restart record before replacing it
+RECORDING_MODULES = {"sm_ini", "sm_keystore", "sm_truststore", "sm_webtier_config"}
+# the host roles whose services restart (a Windows client's bundle has nothing to restart)
+RESTARTING_ROLES = {"sm_server": "__sm_server_record", "sm_webtier": "__sm_webtier_record"}
+
+
+def tasks(role, name):
+    """Every task of a task file, blocks flattened."""
+    found, todo = [], list(yaml.safe_load((ROOT / "roles" / role / "tasks" / name).read_text()) or [])
+    while todo:
+        task = todo.pop(0)
+        found.append(task)
+        for section in ("block", "rescue", "always"):
+            todo[:0] = task.get(section) or []
+    return found
+
+
+def module_task(role, name, module):
+    matches = [t for t in tasks(role, name) if module in t]
+    assert len(matches) == 1, "%s/tasks/%s: %d tasks call %s" % (role, name, len(matches), module)
+    return matches[0][module]
+
+
+def role_vars(role):
+    return yaml.safe_load((ROOT / "roles" / role / "vars" / "main.yml").read_text())
+
+
+def entry_keys(value):
+    """The option names of an entry: a mapping's keys, or the keys at the top of a Jinja
+    expression - of its dict literals, the dicts combined into them and either branch of a
+    conditional (read from Jinja's own parse, not the keys of a value's dict)."""
+    if isinstance(value, dict):
+        return set(value)
+    template = jinja2.Environment().parse(value.strip())
+    keys, todo = set(), [node.nodes[0] for node in template.body if isinstance(node, nodes.Output)]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, nodes.Dict):
+            keys.update(pair.key.value for pair in node.items if isinstance(pair.key, nodes.Const))
+        elif isinstance(node, nodes.Filter) and node.name == "combine":
+            todo += [node.node] + list(node.args)
+        elif isinstance(node, nodes.CondExpr):
+            todo += [node.expr1, node.expr2]
+    return keys
+
+
+def spec(module):
+    return importlib.import_module(module).ARGUMENT_SPEC
+
+
+@pytest.mark.parametrize("role,write_file,writer,entry,read_file,reader,plan_option,derived,plan_only",
+                         PLANNED_WRITES, ids=[w[0] + ":" + w[2] for w in PLANNED_WRITES])
+def test_a_planned_write_step_is_one_entry_the_plan_and_the_write_both_take(
+        role, write_file, writer, entry, read_file, reader, plan_option, derived, plan_only):
+    keys = entry_keys(role_vars(role)[entry])
+    assert keys, "%s: no options found in %s" % (role, entry)
+    writer_options = set(spec(writer)) - NOT_PLANNED
+    # the entry names only options the write module has
+    assert keys <= writer_options, "%s: %s names %s, no option of %s" % (role, entry, keys - writer_options,
+                                                                       writer)
+    # the read plans with the writer's options, exactly (one engine's OPTIONS), plus what it resolves
+    planned = set(spec(reader)[plan_option]["options"])
+    assert planned - plan_only == writer_options, (
+        "%s's %s and %s's options differ: %s" % (reader, plan_option, writer, planned ^ writer_options))
+    # the read is given the entry itself
+    read_value = module_task(role, read_file, reader)[plan_option]
+    assert re.match(r"^\{\{ %s\b" % entry, read_value.strip()), (
+        "%s/tasks/%s: %s's %s is not %s: %r" % (role, read_file, reader, plan_option, entry, read_value))
+    # ... with nothing added to it but what the read resolves itself
+    added = entry_keys(read_value)
+    assert added <= plan_only, "%s/tasks/%s: %s's %s adds %s to %s" % (role, read_file, reader, plan_option,
+                                                                      added - plan_only, entry)
+    # the write passes the entry's values (or a declared derivation of one), nothing of its own
+    written = module_task(role, write_file, writer)
+    assert set(written) - {"restart_record"} == keys, (
+        "%s/tasks/%s: %s's options %s differ from %s's %s" % (role, write_file, writer, sorted(written),
+                                                             entry, sorted(keys)))
+    for option in keys:
+        source = derived.get(option, "%s.%s" % (entry, option))
+        assert re.match(r"^\{\{ %s\b" % re.escape(source), str(written[option]).strip()), (
+            "%s/tasks/%s: %s's %s is not taken from %s: %r" % (role, write_file, writer, option, source,
+                                                               written[option]))
+
+
+def test_every_write_of_a_restarting_host_role_passes_its_restart_record():
+    """A call site that forgot the record would write a file no restart, rollback or report sees."""
+    problems = []
+    for role, record in RESTARTING_ROLES.items():
+        for path in sorted((ROOT / "roles" / role / "tasks").glob("*.yml")):
+            for task in tasks(role, path.name):
+                for module in RECORDING_MODULES & set(task):
+                    args = task[module]
+                    if not (isinstance(args, dict) and record in str(args.get("restart_record", ""))):
+                        problems.append("%s/tasks/%s: %r (%s) has no restart_record %s"
+                                        % (role, path.name, task.get("name"), module, record))
+                include = task.get("ansible.builtin.include_role") or {}
+                if include.get("name") == "smtls" and include.get("tasks_from") in ("identity", "truststore"):
+                    if record not in str((task.get("vars") or {}).get("smtls_restart_record", "")):
+                        problems.append("%s/tasks/%s: %r includes smtls %s without smtls_restart_record %s"
+                                        % (role, path.name, task.get("name"), include["tasks_from"], record))
+    assert problems == []
+
+
+def test_the_shared_flows_pass_the_record_they_are_given_to_every_write():
+    """The smtls role's identity and truststore flows write host files for the host roles: each
+    write there takes smtls_restart_record (the new key's CSR call writes no keystore)."""
+    problems = []
+    for name in ("identity.yml", "identity_issue.yml", "truststore.yml"):
+        for task in tasks("smtls", name):
+            for module in RECORDING_MODULES & set(task):
+                args = task[module]
+                if args.get("csr_key"):
+                    continue
+                if "smtls_restart_record" not in str(args.get("restart_record", "")):
+                    problems.append("smtls/tasks/%s: %r (%s) has no restart_record"
+                                    % (name, task.get("name"), module))
+    assert problems == []
