@@ -32,9 +32,11 @@ options:
             description: Its wanted password.
             type: str
             required: true
-          initial_password:
-            description: The password it may have now.
-            type: str
+          initial_passwords:
+            description: Passwords it may have now instead, tried before I(password).
+            type: list
+            elements: str
+            default: []
           type:
             description: Its type when it is created.
             type: str

@@ -110,6 +110,23 @@ def smtls_truststores_in(items, base):
     return [dict(item, path=smtls_in_dir(item["path"], base)) for item in items or []]
 
 
+def smtls_truststore_options(items):
+    """The inventory's truststore items (sm_server_extra_truststores, sm_webtier_extra_truststores)
+    as sm_truststore takes them: the password an item has now, which the inventory names as its
+    other variables do (initial_password, one), becomes initial_passwords (a list) - left out when
+    empty or the item's own password, which moves nothing; so a store keeps its password exactly
+    where its initial_passwords are empty."""
+    out = []
+    for item in items or []:
+        item = dict(item)
+        given = item.get("initial_passwords") or []
+        given = [given] if isinstance(given, str) else list(given)
+        given.append(item.pop("initial_password", None))
+        item["initial_passwords"] = [p for p in given if p and p != item.get("password")]
+        out.append(item)
+    return out
+
+
 def smtls_written(results):
     """[{path, backup}] of the files the given registered results wrote (sm_ini, sm_keystore,
     sm_truststore, sm_webtier_config; module_utils/smtls_files.py written): a file whose content
@@ -185,6 +202,7 @@ class FilterModule(object):
                 "smtls_phase_steps": smtls_phase_steps, "smtls_host_roles": smtls_host_roles,
                 "smtls_webtiers_first": smtls_webtiers_first, "smtls_progress": smtls_progress,
                 "smtls_in_dir": smtls_in_dir, "smtls_truststores_in": smtls_truststores_in,
+                "smtls_truststore_options": smtls_truststore_options,
                 "smtls_written": smtls_written, "smtls_unchanged": smtls_unchanged,
                 "smtls_trust_due": smtls_trust_due, "smtls_derived_secret": smtls_derived_secret,
                 "smtls_module_available": smtls_module_available, "smtls_fleet_plan": smtls_fleet_plan,

@@ -117,12 +117,13 @@ def foreign_issuer(entry, known_cas):
     return found
 
 
-def keystore_info(path, password=None, fallback_passwords=(), store_type=None, return_pem=False,
+def keystore_info(path, password=None, initial_passwords=(), store_type=None, return_pem=False,
                   known_cas=None, writable=False):
     """What a keystore holds, read only (sm_keystore_info, and the hosts' installation reads):
-    {exists, type, entries, password_used, attributes, pending}. password_used is primary,
-    fallback or none; attributes the file's mode, owner and group; pending whether a new key waits
-    beside it (sm_keystore csr_key=new). Each entry as entry_summary gives it, with chain_pem
+    {exists, type, entries, password_used, attributes, pending}. password_used is primary
+    (password opened it), initial (one of initial_passwords, tried after it) or none; attributes
+    the file's mode, owner and group; pending whether a new key waits beside it (sm_keystore
+    csr_key=new). Each entry as entry_summary gives it, with chain_pem
     (return_pem) and, with known_cas (PEM list), a key entry's foreign_issuer. Raises
     KeystoreError, PkiError or FileProblem."""
     data = read_optional(path, "keystore")
@@ -130,8 +131,8 @@ def keystore_info(path, password=None, fallback_passwords=(), store_type=None, r
         check_writable(path, "keystore", len(data or b"") + 65536, backup=True)
     if data is None:
         return dict(exists=False, entries=[])
-    keystore, used = state.open_keystore(data, password, fallback_passwords or [], path)
-    password_used = "none" if password is None else ("primary" if used == password else "fallback")
+    keystore, used = state.open_keystore(data, password, initial_passwords or [], path)
+    password_used = "none" if password is None else ("primary" if used == password else "initial")
     if store_type and store_type != keystore.store_type:
         raise ks.UnsupportedKeystore(
             "%s is a %s keystore, not %s; fix the configured type (keystoreType / "
@@ -170,11 +171,11 @@ def store_read_options(**extra):
 
 
 def keystore_read(store, **options):
-    """keystore_info of a store option (path, password, writable, and fallback_passwords or
+    """keystore_info of a store option (path, password, writable, and initial_passwords or
     known_cas where given), or {error} - returned, not raised, so the preflight can report it
     after the checks that name a wrong path more plainly."""
     try:
-        return keystore_info(store["path"], store["password"], store.get("fallback_passwords") or (),
+        return keystore_info(store["path"], store["password"], store.get("initial_passwords") or (),
                              known_cas=store.get("known_cas"), writable=store["writable"], **options)
     except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
         return dict(error=str(exc))

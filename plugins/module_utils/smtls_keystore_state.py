@@ -107,13 +107,13 @@ def keystore_file_opens(path, password):
     return True
 
 
-def open_keystore(data, password, other_passwords, path):
-    """Load with password, else with each of other_passwords (a change already made, or
-    the vendor's initial password). Returns (keystore, the password that opened it)."""
-    if isinstance(other_passwords, str):
-        other_passwords = [other_passwords]
+def open_keystore(data, password, initial_passwords, path):
+    """Load with password, else with each of initial_passwords (the passwords the store may still
+    have instead, such as the vendor's). Returns (keystore, the password that opened it)."""
+    if isinstance(initial_passwords, str):
+        initial_passwords = [initial_passwords]
     try:
-        for candidate in [password] + [p for p in other_passwords or [] if p and p != password]:
+        for candidate in [password] + [p for p in initial_passwords or [] if p and p != password]:
             try:
                 return ks.load(data, candidate), candidate
             except ks.WrongPassword:
@@ -124,6 +124,21 @@ def open_keystore(data, password, other_passwords, path):
     except (ks.CorruptKeystore, ks.UnsupportedKeystore) as exc:
         raise type(exc)("%s: %s. Fix: restore the file from its backup, or point the path "
                         "variable at a real keystore" % (path, exc))
+
+
+def open_to_write(data, password, initial_passwords, path):
+    """open_keystore for a write (sm_keystore, sm_truststore), which ends with the store under
+    password: the initial passwords are tried first, then password - the order these modules
+    always had (they were given the password the store has now first and the one it ends with
+    second). An ordinary store opens with one password only, so there the order decides only how
+    many tries it takes; a store that opens with more than one (a PKCS#12 file without an
+    integrity MAC and with its certificates unencrypted opens with any) is taken to have the
+    initial one, and is written again under password, with a MAC. Returns (keystore, the password
+    that opened it)."""
+    if isinstance(initial_passwords, str):
+        initial_passwords = [initial_passwords]
+    candidates = [p for p in initial_passwords or [] if p and p != password] + [password]
+    return open_keystore(data, candidates[0], candidates[1:], path)
 
 
 def _matches(entry, selector):
@@ -250,15 +265,15 @@ def plan(data, spec, pending_data=None):
 
     data: current file bytes, or None when the file is absent.
     pending_data: bytes of the pending-key keystore, or None.
-    spec keys: path, password, new_password, store_type, pkcs12_profile, create,
+    spec keys: path, password (the one the store ends with), initial_passwords (those it may have
+      now instead, tried first: open_to_write), store_type, pkcs12_profile, create,
       key (alias, generate, private_key, private_key_passphrase, chain, csr, csr_key),
       trusted [ {alias, cert} ], absent [ selectors ], exclusive, remove_other_keys.
     """
     result = Plan()
     converted = False
     path = spec["path"]
-    password = spec["password"]
-    target_password = spec.get("new_password") or password
+    target_password = spec["password"]
     if data is None:
         if not spec.get("create", True):
             raise ks.KeystoreError("%s does not exist and create is false" % path)
@@ -267,7 +282,8 @@ def plan(data, spec, pending_data=None):
         result.actions.append("create %s keystore" % keystore.store_type)
         before_state = None
     else:
-        keystore, current_password = open_keystore(data, password, spec.get("new_password"), path)
+        keystore, current_password = open_to_write(data, target_password,
+                                                   spec.get("initial_passwords"), path)
         result.before_entries = list(keystore.entries)
         before_state = _state(keystore)
         if spec.get("store_type") and spec["store_type"] != keystore.store_type:

@@ -21,7 +21,7 @@ from ansible.module_utils.smtls_files import (FileProblem, check_writable, mode_
 STORE_OPTIONS = dict(
     path=dict(type="path", required=True),
     password=dict(type="str", required=True, no_log=True),
-    initial_password=dict(type="str", no_log=True),
+    initial_passwords=dict(type="list", elements="str", default=[], no_log=True),
     type=dict(type="str", choices=list(ks.STORE_TYPES)),
     create=dict(type="bool", default=True),
     owner=dict(type="str"),
@@ -57,16 +57,18 @@ def plan_stores(module, options, backup=False):
             continue
         if store["private"]:
             refuse_wide_mode(module, store["path"], store["mode"], "truststore")
-        spec = {"path": store["path"], "password": store["initial_password"] or store["password"],
+        # opened with the initial passwords first, then password (state.open_to_write)
+        spec = {"path": store["path"], "password": store["password"],
+                "initial_passwords": store["initial_passwords"],
                 # an existing store keeps its format unless it must be converted (a store SM
                 # opens as truststoreFile under its truststoreType, PKCS#12 in FIPS mode)
-                "new_password": store["password"],
                 "store_type": store["type"] if data is None or store["convert"] else None,
                 "trusted": trusted, "absent": options["absent"], "key": None}
         if data is not None and not options["change_passwords"]:
-            _store, opened_with = state.open_keystore(data, spec["password"], [store["password"]],
-                                                      store["path"])
-            spec.update(password=opened_with, new_password=None)
+            # the store keeps the password it has, whichever of them opens it
+            _store, opened_with = state.open_to_write(data, store["password"],
+                                                      store["initial_passwords"], store["path"])
+            spec.update(password=opened_with, initial_passwords=[])
         plan = state.plan(data, spec)
         if plan.write:
             check_writable(store["path"], "truststore", len(data or b"") + 65536, backup)

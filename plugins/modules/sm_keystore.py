@@ -20,7 +20,8 @@ description:
   - Trusted certificates matched by SHA-256 fingerprint, never by alias alone; removal by
     fingerprint, subject, issuer or alias; I(exclusive) for an exact set (a trusted-clients
     allowlist).
-  - Store password change without losing entries; keys are re-encrypted under the new one.
+  - Store password change without losing entries (from one of I(initial_passwords) to
+    I(password)); keys are re-encrypted under the new one.
   - The file is written only when its content changes (entries and fingerprints, not bytes),
     atomically, with an optional backup. Check mode makes the same decision without writing.
     The diff lists aliases, fingerprints, subjects and dates, never key material.
@@ -32,14 +33,21 @@ options:
     type: path
     required: true
   password:
-    description: Store password; also the password of the private keys (as SM and Tomcat expect).
+    description:
+      - The store password the keystore ends with (a new one is created with it); also the
+        password of the private keys (as SM and Tomcat expect).
+      - Tried after I(initial_passwords) when the keystore is opened.
     type: str
     required: true
-  new_password:
+  initial_passwords:
     description:
-      - Change the store password to this one. A keystore that already opens with it counts
-        as changed, so the task stays idempotent.
-    type: str
+      - Passwords the keystore may have now instead of I(password) (the vendor's, before smtls
+        changes it), tried in order before I(password). A keystore that opens with one of them
+        is written again under I(password), its keys re-encrypted; one that already opens with
+        I(password) counts as changed, so the task stays idempotent.
+    type: list
+    elements: str
+    default: []
   store_type:
     description:
       - C(jks) or C(pkcs12). Detected from an existing file when omitted; a new file is JKS.
@@ -109,7 +117,8 @@ options:
     description:
       - C(current) signs the CSR with the entry's key (generating the entry when absent).
       - C(new) uses a pending key that replaces the entry's key when its chain is installed. The
-        keystore itself is not changed by such a request (not even I(new_password)).
+        keystore itself is not changed by such a request (not even its password - the pending
+        key is encrypted with the password the keystore has now).
     type: str
     choices: [current, new]
     default: current
@@ -213,10 +222,11 @@ EXAMPLES = r"""
       dns: [sm1.example.com, sm1]
   register: server_csr
 
-- name: Server keystore | install the signed chain
+- name: Server keystore | install the signed chain, the store moved off the vendor's password
   sm_keystore:
     path: /opt/sm/Server/RUN/server.keystore
     password: "{{ sm_keystore_password }}"
+    initial_passwords: ["{{ sm_keystore_initial_password }}"]
     key_alias: smserver
     certificate_chain: "{{ signed.chain }}"
     backup: true
@@ -318,7 +328,7 @@ def build_spec(params, path):
     return {
         "path": path,
         "password": params["password"],
-        "new_password": params["new_password"],
+        "initial_passwords": params["initial_passwords"],
         "store_type": params["store_type"],
         "create": params["create"],
         "key": key,
@@ -333,7 +343,7 @@ ARGUMENT_SPEC = dict(
     **RESTART_RECORD_OPTION,
     path=dict(type="path", required=True),
     password=dict(type="str", required=True, no_log=True),
-    new_password=dict(type="str", no_log=True),
+    initial_passwords=dict(type="list", elements="str", default=[], no_log=True),
     store_type=dict(type="str", choices=list(ks.STORE_TYPES)),
     pkcs12_profile=dict(type="str", choices=list(ks.PKCS12_PROFILES), default="modern"),
     create=dict(type="bool", default=True),

@@ -32,12 +32,13 @@ options:
     type: path
     required: true
   password:
-    description: Store password.
+    description: Store password (the one the inventory gives it); tried first.
     type: str
-  fallback_passwords:
+  initial_passwords:
     description:
-      - Passwords to try when I(password) does not open the keystore, such as the vendor's
-        initial one before smtls changes it. C(password_used) says which one opened it.
+      - Passwords the keystore may have now instead of I(password), such as the vendor's
+        initial one before smtls changes it; tried in order after I(password). Nothing is
+        changed - C(password_used) says which one opened it.
     type: list
     elements: str
     default: []
@@ -83,8 +84,8 @@ exists:
   returned: always
   type: bool
 password_used:
-  description: C(primary) when I(password) opened the keystore, C(fallback) for one of
-    I(fallback_passwords), C(none) when no password was given.
+  description: C(primary) when I(password) opened the keystore, C(initial) for one of
+    I(initial_passwords), C(none) when no password was given.
   returned: when the file exists
   type: str
 type:
@@ -165,7 +166,7 @@ from ansible.module_utils.smtls_files import FileProblem
 ARGUMENT_SPEC = dict(
     path=dict(type="path", required=True),
     password=dict(type="str", no_log=True),
-    fallback_passwords=dict(type="list", elements="str", default=[], no_log=True),
+    initial_passwords=dict(type="list", elements="str", default=[], no_log=True),
     type=dict(type="str", choices=list(ks.STORE_TYPES)),
     return_pem=dict(type="bool", default=False),
     known_cas=dict(type="list", elements="str"),
@@ -180,7 +181,7 @@ def main():
     )
     p = module.params
     try:
-        info = inv.keystore_info(p["path"], p["password"], p["fallback_passwords"], p["type"],
+        info = inv.keystore_info(p["path"], p["password"], p["initial_passwords"], p["type"],
                                  p["return_pem"], p["known_cas"], p["writable"])
     except (ks.KeystoreError, pki.PkiError, FileProblem) as exc:
         module.fail_json(msg=str(exc))

@@ -75,8 +75,8 @@ options:
       password:
         description: Its wanted password.
         type: str
-      fallback_passwords:
-        description: Passwords it may have now (the vendor's).
+      initial_passwords:
+        description: Passwords it may have now instead (the vendor's), tried after I(password).
         type: list
         elements: str
         default: []
@@ -331,7 +331,7 @@ ARGUMENT_SPEC = dict(
     start_file=dict(type="str", choices=["auto"] + list(smcfg.START_FILES), default="auto"),
     release=dict(type="str", default="auto"),
     keystore=dict(type="dict", options=inv.store_read_options(
-        fallback_passwords=dict(type="list", elements="str", default=[], no_log=True),
+        initial_passwords=dict(type="list", elements="str", default=[], no_log=True),
         known_cas=dict(type="list", elements="str"), fips_path=dict(type="path"))),
     trusted_clients=dict(type="dict", options=inv.store_read_options(fips_path=dict(type="path"))),
     client_ca=dict(type="dict", options=inv.store_read_options(fips_path=dict(type="path"))),

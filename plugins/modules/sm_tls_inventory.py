@@ -48,11 +48,13 @@ options:
         description: What the store is, for people (C(server keystore (keystoreFile))).
         type: str
       password:
-        description: The password the inventory gives it.
+        description: The password the inventory gives it; tried first.
         type: str
         no_log: true
       initial_passwords:
-        description: Passwords it had before smtls moved it (the inventory's initial ones).
+        description:
+          - Passwords it may have now instead of I(password) (the inventory's initial ones, before
+            smtls moves it), tried in order after I(password); C(password_used) is then C(initial).
         type: list
         elements: str
         default: []

@@ -77,8 +77,8 @@ options:
         description: Store password (optional for JKS).
         type: str
         no_log: true
-      fallback_passwords:
-        description: Passwords to try when I(password) does not open it (a change under way).
+      initial_passwords:
+        description: Passwords it may have now instead, tried after I(password) (a change under way).
         type: list
         elements: str
         default: []
@@ -100,8 +100,8 @@ options:
         type: str
         required: true
         no_log: true
-      fallback_passwords:
-        description: Passwords to try when I(password) does not open it (a change under way).
+      initial_passwords:
+        description: Passwords it may have now instead, tried after I(password) (a change under way).
         type: list
         elements: str
         default: []
@@ -232,13 +232,13 @@ ARGUMENT_SPEC = dict(
     truststore=dict(type="dict", options=dict(
         path=dict(type="path", required=True),
         password=dict(type="str", no_log=True),
-        fallback_passwords=dict(type="list", elements="str", default=[], no_log=True),
+        initial_passwords=dict(type="list", elements="str", default=[], no_log=True),
     )),
     ca_certificates=dict(type="list", elements="str", default=[]),
     keystore=dict(type="dict", options=dict(
         path=dict(type="path", required=True),
         password=dict(type="str", required=True, no_log=True),
-        fallback_passwords=dict(type="list", elements="str", default=[], no_log=True),
+        initial_passwords=dict(type="list", elements="str", default=[], no_log=True),
         alias=dict(type="str"),
     )),
     timeout=dict(type="float", default=10),
@@ -252,7 +252,7 @@ def _open(spec, what):
     data = read_optional(spec["path"], what)
     if data is None:
         raise FileProblem("%s %s does not exist" % (what, spec["path"]))
-    return state.open_keystore(data, spec.get("password"), spec.get("fallback_passwords"),
+    return state.open_keystore(data, spec.get("password"), spec.get("initial_passwords"),
                                "%s %s" % (what, spec["path"]))[0]
 
 

@@ -16,7 +16,8 @@ description:
     truststore, the bundled JRE's cacerts, the web tier's cacerts - instead of one task each.
   - Certificates are matched by SHA-256 fingerprint, never by alias alone. Untrusted CAs
     (the vendor's fictitious sample CA) are removed by fingerprint, subject, issuer or alias.
-  - A store password can be changed on the way (I(initial_password) to I(password)).
+  - A store password can be changed on the way (from one of I(initial_passwords) to
+    I(password)).
   - Each file is written only when its entries change, atomically, with an optional backup.
     Check mode decides the same without writing; the diff lists aliases and fingerprints.
   - A store of the service's own (I(private), the default) ends no wider than C(0640) - a wider
@@ -40,13 +41,20 @@ options:
         type: path
         required: true
       password:
-        description: Store password it must end with.
+        description:
+          - Store password it must end with (a new store is created with it); tried after
+            I(initial_passwords) when the store is opened.
         type: str
         required: true
         no_log: true
-      initial_password:
-        description: The password it has now, when different (the JDK's C(changeit)).
-        type: str
+      initial_passwords:
+        description:
+          - Passwords it may have now instead of I(password) (the JDK's C(changeit)), tried in
+            order before I(password). A store that opens with one of them is written again under
+            I(password) (unless I(change_passwords=false)).
+        type: list
+        elements: str
+        default: []
         no_log: true
       type:
         description: C(jks) or C(pkcs12) for a new file; an existing file keeps its type.
@@ -114,9 +122,9 @@ options:
         type: str
   change_passwords:
     description:
-      - Move each store from I(initial_password) to I(password). False keeps the password a
-        store has (either one opens it) - for a first phase that only adds a CA, so that
-        C(sm.ini) is updated before the passwords it names change.
+      - Move each store from the one of I(initial_passwords) it has to I(password). False keeps
+        the password a store has (any of them opens it) - for a first phase that only adds a CA,
+        so that C(sm.ini) is updated before the passwords it names change.
     type: bool
     default: true
   pkcs12_profile:
@@ -142,7 +150,7 @@ EXAMPLES = r"""
     truststores:
       - path: /opt/sm/Server/RUN/cacerts
         password: "{{ sm_server_truststore_password }}"
-        initial_password: changeit
+        initial_passwords: [changeit]
       - path: /opt/sm/Server/RUN/jre/lib/security/cacerts
         password: changeit
         create: false

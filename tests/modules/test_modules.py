@@ -123,7 +123,8 @@ def test_info_reports_fields_and_missing_file(tmp_path, truststore, sample_ca):
 
 
 def test_store_password_change_through_the_module(truststore):
-    args = dict(path=truststore, password=PASSWORD, new_password="Next-Pass-2")
+    # from the one of initial_passwords that opens it to password
+    args = dict(path=truststore, password="Next-Pass-2", initial_passwords=["not-this-one", PASSWORD])
     assert module_result(sm_keystore, args)["changed"]
     assert not module_result(sm_keystore, args)["changed"]
     assert module_result(sm_keystore_info, dict(path=truststore, password="Next-Pass-2"))["entries"]
@@ -243,7 +244,7 @@ def test_truststores_in_one_call_all_checked_before_any_write(tmp_path, ca, samp
     failed = module_result(sm_truststore, args)
     assert failed["failed"] and paths[2] in failed["msg"] and "wrong store password" in failed["msg"]
     assert [digest(p) for p in paths] == digests
-    args["truststores"][2]["initial_password"] = "other-pass"
+    args["truststores"][2]["initial_passwords"] = ["other-pass"]
     args["truststores"].append(dict(path=str(tmp_path / "absent"), password="x", create=False))
     done = module_result(sm_truststore, args)
     assert done["changed"] and [r["changed"] for r in done["truststores"]] == [True, True, True, False]

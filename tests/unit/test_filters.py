@@ -19,8 +19,8 @@ from smtls_installation import (  # noqa: E402
     smtls_browser_connector_problem, smtls_browser_https_plan, smtls_leftover_notes, smtls_leftover_problems,
     smtls_ssl_protocols_for, smtls_tls_problems)
 from smtls_plan import (  # noqa: E402
-    smtls_in_dir, smtls_module_available, smtls_progress, smtls_trust_due, smtls_truststores_in,
-    smtls_unchanged, smtls_written)
+    smtls_in_dir, smtls_module_available, smtls_progress, smtls_trust_due, smtls_truststore_options,
+    smtls_truststores_in, smtls_unchanged, smtls_written)
 
 
 @pytest.mark.parametrize("dns,cn,acme,names", [
@@ -60,6 +60,20 @@ def test_paths_resolve_like_sm_resolves_keystore_names(path, base, expected):
 def test_truststore_items_keep_their_other_keys():
     items = [{"path": "cacerts", "password": "x", "create": False}]
     assert smtls_truststores_in(items, "/r") == [{"path": "/r/cacerts", "password": "x", "create": False}]
+
+
+@pytest.mark.parametrize("item,initial", [
+    ({"path": "c", "password": "x"}, []),
+    ({"path": "c", "password": "x", "initial_password": "changeit"}, ["changeit"]),
+    # the item's own password, or none, moves nothing: the store keeps its password
+    ({"path": "c", "password": "x", "initial_password": "x"}, []),
+    ({"path": "c", "password": "x", "initial_password": ""}, []),
+    ({"path": "c", "password": "x", "initial_password": None}, []),
+    ({"path": "c", "password": "x", "initial_passwords": ["a", "x"], "initial_password": "b"}, ["a", "b"]),
+])
+def test_an_inventory_truststore_item_as_sm_truststore_takes_it(item, initial):
+    # the inventory's initial_password (one, as its other variables) is the module's list
+    assert smtls_truststore_options([item]) == [{"path": "c", "password": "x", "initial_passwords": initial}]
 
 
 SAMPLE = {"alias": "sample", "kind": "private_key", "chain_pem": "sample chain"}

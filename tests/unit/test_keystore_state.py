@@ -73,11 +73,11 @@ def test_exclusive_keeps_exactly_the_wanted_set(ca, sample_ca):
 def test_password_change_is_idempotent(ca):
     key, cert = ca.issue("h")
     data = store_with(ks.KeyEntry("k", [cert], key=key), password="old")
-    plan = state.plan(data, spec(password="old", new_password="new"))
+    plan = state.plan(data, spec(password="new", initial_passwords=["old"]))
     assert plan.changed and "change the store password" in plan.actions
     written = ks.dump(plan.keystore, plan.password)
     assert ks.load(written, "new").entries[0].opens_with("new")
-    again = state.plan(written, spec(password="old", new_password="new"))
+    again = state.plan(written, spec(password="new", initial_passwords=["old"]))
     assert not again.changed
 
 
@@ -85,6 +85,33 @@ def test_wrong_password_names_the_file(ca):
     data = store_with(ks.CertEntry("a", ca.cert))
     with pytest.raises(ks.WrongPassword, match="/t/store: wrong store password"):
         state.plan(data, spec(password="nope"))
+
+
+def _tries(monkeypatch):
+    tried = []
+
+    def load(data, password):
+        tried.append(password)
+        raise ks.WrongPassword("no")
+    monkeypatch.setattr(ks, "load", load)
+    return tried
+
+
+def test_a_write_tries_the_initial_passwords_first_then_password(monkeypatch):
+    # sm_keystore and sm_truststore, as before the one naming (the store's current password
+    # first): empty ones and password itself are not tried twice
+    tried = _tries(monkeypatch)
+    with pytest.raises(ks.WrongPassword, match="/t/store: wrong store password"):
+        state.plan(b"store", spec(password="pw", initial_passwords=["a", "", "pw", "b"]))
+    assert tried == ["a", "b", "pw"]
+
+
+def test_a_read_tries_password_first_then_the_initial_passwords(monkeypatch):
+    # sm_keystore_info, sm_server_info, sm_tls_probe: password_used says which one opened it
+    tried = _tries(monkeypatch)
+    with pytest.raises(ks.WrongPassword, match="/t/store: wrong store password"):
+        state.open_keystore(b"store", "pw", ["a", "", "pw", "b"], "/t/store")
+    assert tried == ["pw", "a", "b"]
 
 
 def test_pending_key_flow(ca):
@@ -156,7 +183,7 @@ def test_dn_comparison_ignores_order_spacing_and_case_of_names(a, b, same):
 def test_pending_key_request_leaves_the_keystore_alone(ca):
     key, cert = ca.issue("sm1")
     data = store_with(ks.KeyEntry("smserver", [cert], key=key), password="old")
-    plan = state.plan(data, spec(password="old", new_password="new",
+    plan = state.plan(data, spec(password="new", initial_passwords=["old"],
                                  key={"alias": "smserver", "csr_key": "new",
                                       "csr": {"common_name": "sm1"}}))
     assert not plan.write and plan.pending_key is not None and plan.csr
@@ -173,7 +200,7 @@ def _in_place_case(tmp_path, entries, options, password="pw", file_mode=0o640, *
     path.chmod(file_mode)
     read = inv.keystore_info(str(path), "pw", ["initial"], return_pem=True)
     found = state.in_place(read, **options)
-    plan = state.plan(path.read_bytes(), spec(password="initial", new_password="pw", **write))
+    plan = state.plan(path.read_bytes(), spec(password="pw", initial_passwords=["initial"], **write))
     return found, plan.write
 
 

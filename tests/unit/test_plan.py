@@ -63,7 +63,7 @@ def test_a_converged_fleet_has_nothing_due():
     (allowlist_read("web1", "web2", "extra", mode=0o644), {},
      "allowlist: not exactly the clients' certificates"),
     (allowlist_read("web1", "web2"), {}, "allowlist: not exactly the clients' certificates"),
-    (dict(allowlist_read("web1", "web2", "extra"), password_used="fallback"), {},
+    (dict(allowlist_read("web1", "web2", "extra"), password_used="initial"), {},
      "allowlist: not exactly the clients' certificates"),
     ({"error": "wrong store password"}, {}, "allowlist: not exactly the clients' certificates"),
     (allowlist_read("web1", "web2", "extra"), {"web2": client_plan("web2", due=True)},
