@@ -50,7 +50,7 @@ def test_the_stores_use_the_one_naming():
     for name, where in [("sm_keystore", []), ("sm_keystore_info", []),
                         ("sm_truststore", ["truststores"]), ("sm_server_info", ["keystore"]),
                         ("sm_server_info", ["truststore_plan", "truststores"]),
-                        ("sm_webtier_config", ["truststore_plan", "truststores"]),
+                        ("sm_webtier_info", ["truststore_plan", "truststores"]),
                         ("sm_tls_probe", ["keystore"]), ("sm_tls_probe", ["truststore"]),
                         ("sm_tls_inventory", ["stores"])]:
         spec = importlib.import_module(name).ARGUMENT_SPEC
