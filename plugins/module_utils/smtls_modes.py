@@ -109,18 +109,23 @@ def webtier_view(name):
 #   webtiers_may_go_first     the web tiers apply before the servers when the servers tighten
 #                             what they ask of clients (a rotation keeps the mode: never), then
 #                             retire the old CAs once every server has moved
+#   plan_holds                the preflight's plan still describes the host when the phase
+#                             writes, so a write step it found nothing for is left out; a
+#                             rotation's phases change the stores the next phase writes (and are
+#                             given what the preflight did not plan): every step runs
 _PHASE_TABLE = (
-    # name               cert_trust  cert_apply  host_identity  retire_previous_ca  webtiers_may_go_first
-    ("rollout",          "all",      "all",      "all",         False,              True),
-    ("rotation_trust",   "current",  "current",  "current",     False,              False),
-    ("rotation_reissue", "issue",    "install",  "all",         False,              False),
-    ("rotation_retire",  "all",      "all",      "all",         True,               False),
+    # name               cert_trust  cert_apply  host_identity  retire_previous_ca  webtiers_first  plan_holds
+    ("rollout",          "all",      "all",      "all",         False,              True,           True),
+    ("rotation_trust",   "current",  "current",  "current",     False,              False,          False),
+    ("rotation_reissue", "issue",    "install",  "all",         False,              False,          False),
+    ("rotation_retire",  "all",      "all",      "all",         True,               False,          False),
 )
 PHASE_NAMES = tuple(row[0] for row in _PHASE_TABLE)
 PHASES = dict(
     (name, dict(name=name, client_certificate_trust=trust, client_certificate_apply=apply_stage,
-                host_identity=identity, retire_previous_ca=retire, webtiers_may_go_first=first))
-    for name, trust, apply_stage, identity, retire, first in _PHASE_TABLE)
+                host_identity=identity, retire_previous_ca=retire, webtiers_may_go_first=first,
+                plan_holds=holds))
+    for name, trust, apply_stage, identity, retire, first, holds in _PHASE_TABLE)
 
 
 # The grid's host roles, by the inventory group whose hosts run them (README "The rollout as a

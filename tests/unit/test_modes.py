@@ -239,3 +239,25 @@ def test_what_a_phase_does_is_in_the_phase_table_not_in_the_grids_conditions():
     assert conditions
     assert not [c for c in conditions if re.search(r"__phase\s*(==|!=)|'(rollout|rotation_\w+)'", c)]
     assert all(isinstance(modes.phase(name)["webtiers_may_go_first"], bool) for name in modes.PHASE_NAMES)
+
+
+def test_which_steps_a_rotation_runs_is_in_the_phase_table_not_in_the_roles_conditions():
+    """Whether a write step may be left out where the preflight's plan found nothing is the phase
+    table's plan_holds (a rotation's phases change the stores the next phase writes): no role's
+    `when:` or step entry asks whether a rotation is running."""
+    asked = re.compile(r"smtls_rotation\s+is\s+(not\s+)?defined")
+    found = []
+    for path in sorted((ROOT / "roles").glob("*/tasks/*.yml")):
+        todo = list(yaml.safe_load(path.read_text()) or [])
+        while todo:
+            task = todo.pop()
+            todo += [t for section in ("block", "rescue", "always") for t in task.get(section) or []]
+            if asked.search(str(task.get("when", ""))):
+                found.append("%s: %r" % (path.relative_to(ROOT), task.get("name")))
+    for role in ("sm_server", "sm_webtier", "sm_windows_client", "smtls"):
+        steps = (yaml.safe_load((ROOT / "roles" / role / "vars/main.yml").read_text()) or {})
+        for name, value in steps.items():
+            if name.endswith(("_steps", "_in_place")) and asked.search(str(value)):
+                found.append("%s/vars/main.yml: %s" % (role, name))
+    assert found == []
+    assert [modes.phase(name)["plan_holds"] for name in modes.PHASE_NAMES] == [True, False, False, False]

@@ -149,3 +149,24 @@ def test_the_shared_flows_pass_the_record_they_are_given_to_every_write():
                     problems.append("smtls/tasks/%s: %r (%s) has no restart_record"
                                     % (name, task.get("name"), module))
     assert problems == []
+
+
+def test_no_task_passes_its_arguments_as_one_template():
+    """`module: "{{ args }}"` is unsafe (Ansible warns, and a value from a fact could inject
+    options): every task of the roles and playbooks names its options."""
+    problems = []
+    files = list((ROOT / "roles").glob("*/tasks/*.yml")) + list((ROOT / "playbooks").glob("*.yml"))
+    for path in sorted(files):
+        todo = list(yaml.safe_load(path.read_text()) or [])
+        while todo:
+            task = todo.pop()
+            if not isinstance(task, dict):
+                continue
+            for section in ("tasks", "pre_tasks", "post_tasks", "handlers", "block", "rescue", "always"):
+                todo += task.get(section) or []
+            for key, value in task.items():
+                if (key == "args" or "." in key or key.startswith("sm_")) and isinstance(value, str) \
+                        and value.strip().startswith("{{"):
+                    problems.append("%s: %r passes %s %s" % (path.relative_to(ROOT), task.get("name"), key,
+                                                              value))
+    assert problems == []
