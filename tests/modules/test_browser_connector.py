@@ -136,3 +136,13 @@ def test_info_returns_the_connector_password_also_when_a_password_option_has_the
                 keystore_password="changeit")
     assert same["https_connectors"][0]["keystore_password"] == "changeit"
     assert same["https_connectors"][0]["keystore_opens"]
+    # ... and the passwords of the plans the same read makes (the truststores', the settings'):
+    # the web tier's cacerts is changeit as often as Tomcat's connector keystore is
+    cacerts = dict(path=str(tomcat / "cacerts"), password="changeit")
+    settings = dict(properties_file=str(tomcat / "webtier.properties"),
+                    passwords={"keystorePassword": "changeit"},
+                    server_xml=str(tomcat / "tomcat" / "conf" / "server.xml"),
+                    https_port=8443, https_keystore_password="changeit")
+    planned = info(tomcat, truststore_plan=dict(truststores=[cacerts]), config_plan=settings)
+    assert planned["https_connectors"][0]["keystore_password"] == "changeit"
+    assert "changeit" not in str(planned["config_plan"]) + str(planned["truststore_plan"])
