@@ -196,6 +196,10 @@ def table(options, defaults, unset):
         lines.append("| `%s` | %s | %s | %s | %s |" % (
             name, type_of(option), default, "yes" if option.get("required") else "",
             description.strip()))
+        # a dict option's fields, one row each under its name (their defaults are the spec's)
+        if option.get("options"):
+            lines += table({"%s.%s" % (name, sub): spec for sub, spec in option["options"].items()},
+                           {}, unset)[2:]
     return lines
 
 

@@ -42,8 +42,10 @@ def test_every_task_given_the_ca_passphrase_runs_on_the_controller():
 def test_the_shared_web_tier_key_has_its_own_passphrase():
     values = yaml.safe_load((ROOT / "roles/sm_webtier/vars/main.yml").read_text())
     assert "smtls_derived_secret" in values["__sm_webtier_shared_key_passphrase"]
-    certificate = (ROOT / "roles/sm_webtier/tasks/certificate.yml").read_text()
-    assert "smtls_identity_private_key_passphrase: \"{{ __sm_webtier_shared_key_passphrase" in certificate
+    # the identity of the shared certificate is opened with it, never with the CA's passphrase
+    identity = values["__sm_webtier_client_identity"]
+    assert "__sm_webtier_shared_key_passphrase" in identity["private_key_passphrase"]
+    assert "smtls_ca_passphrase" not in str(identity)
 
 
 def test_a_key_under_the_ca_passphrase_is_re_encrypted_with_its_own(tmp_path):

@@ -121,7 +121,8 @@ def test_every_host_role_lists_the_phases_of_the_table():
 
 def test_every_phase_names_identity_stages_the_identity_flow_knows():
     spec = yaml.safe_load((ROOT / "roles/smtls/meta/argument_specs.yml").read_text())
-    known = set(spec["argument_specs"]["identity"]["options"]["smtls_identity_stage"]["choices"])
+    identity = spec["argument_specs"]["identity"]["options"]["smtls_identity"]
+    known = set(identity["options"]["stage"]["choices"])
     assert known == STAGES
     for name in modes.PHASE_NAMES:
         steps = modes.phase(name)
