@@ -153,7 +153,8 @@ FLEET_WIDE = (
     "smtls_certificate_import_dir",
     "smtls_probe",
 )
-# the smtls role's options an inventory sets (the rest are the flows' internal arguments)
+# the options an inventory sets of the smtls role (the rest are the flows' internal arguments)
+# and of the smtls_fleet role (the fleet report's); their defaults are the smtls role's
 SHARED = (
     "smtls_renew_days",
     "smtls_valid_days",
@@ -715,7 +716,8 @@ def input_spec(role, roles_dir):
         def options(name):
             return _role_file(roles_dir, name, ("meta", "argument_specs.yml"))["argument_specs"]
         spec = {}
-        for entry in options("smtls").values():  # the shared inventory inputs of the flows
+        # the shared inventory inputs of the flows, and of the fleet's decisions (its report)
+        for entry in list(options("smtls").values()) + list(options("smtls_fleet").values()):
             spec.update((k, v) for k, v in entry.get("options", {}).items() if k in SHARED)
         spec.update(options("smtls_ca")["main"]["options"])
         spec.update(options(role)["main"]["options"])

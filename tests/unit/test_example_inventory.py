@@ -26,8 +26,9 @@ ROLE_HOSTS = {
     "sm_webtier": "sm_webtiers",
     "sm_windows_client": "sm_windows_clients",
 }
-# Roles whose entry points get their inputs from the other roles, not from an inventory.
-INTERNAL_ROLES = {"smtls"}
+# Roles whose entry points get their inputs from the other roles, not from an inventory: the
+# shared flows, and the fleet's decisions over what the host roles publish.
+INTERNAL_ROLES = {"smtls", "smtls_fleet"}
 SECRET_NAME = re.compile(r"pass(word|phrase)?|pwd|secret|token", re.I)
 VAULT_REFERENCE = re.compile(r"^\{\{\s*(vault_\w+)\s*\}\}$")
 

@@ -137,5 +137,5 @@ def test_every_play_of_the_grid_lets_a_host_with_nothing_due_leave():
     for play in yaml.safe_load((ROOT / "playbooks/grid.yml").read_text()):
         first = play["tasks"][0]
         assert first.get("ansible.builtin.meta") == "end_host", play["name"]
-        wanted = "not (smtls_due | default({})).get(inventory_hostname, {}).get('due', true)"
+        wanted = "not (smtls_fleet_due | default({})).get(inventory_hostname, {}).get('due', true)"
         assert first["when"] == wanted, play["name"]

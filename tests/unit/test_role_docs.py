@@ -29,7 +29,7 @@ def test_role_readmes_are_up_to_date_and_specs_are_complete():
 
 def test_every_role_has_a_readme_with_every_option():
     roles = role_docs.find_roles(ROOT)
-    assert {"smtls_ca", "smtls", "sm_server", "sm_webtier", "sm_windows_client",
+    assert {"smtls_ca", "smtls", "smtls_fleet", "sm_server", "sm_webtier", "sm_windows_client",
             "sm_sample"} <= set(roles)
     for name, role in roles.items():
         readme = (role.path / "README.md").read_text()
