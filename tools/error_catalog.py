@@ -94,14 +94,13 @@ OPAQUE = {
         "errors, which sm_server_info returns instead of failing (so the checks before them can name "
         "a wrong path first), and a malformed extra client's PEM (smtls_pem_problem); catalogued "
         "where the keystore, sm.ini and x509 engines raise them",
-    ("plugins/modules/sm_webtier_config.py", "truststores['error']"):
-        "the truststore plan's refusal (smtls_truststore.planned), as sm_truststore would fail with "
-        "it; catalogued where the keystore and x509 engines raise it",
     ("plugins/filter/smtls_*.py", "str(exc)"):
-        "smtls_mode, smtls_mode_layers, smtls_phase_steps (smtls_plan.py), smtls_certificate_plan "
-        "and smtls_certificate_decision (smtls_certs.py) pass a domain error (ModeError, PkiError, "
-        "FileProblem) on as AnsibleFilterError or as their result; its message is catalogued where "
-        "it is raised",
+        "smtls_mode, smtls_mode_layers, smtls_phase_steps (smtls_plan.py) and "
+        "smtls_certificate_decision (smtls_certs.py) pass a domain error (ModeError, PkiError) on as "
+        "AnsibleFilterError; its message is catalogued where it is raised",
+    ("plugins/action/smtls_certificate_plan.py", "str(exc)"):
+        "the action passes sm_certificate's engine's error (PkiError, FileProblem) on as the task's "
+        "failure or as its result's error; its message is catalogued where it is raised",
     ("plugins/modules/sm_tls_probe.py", "'; '.join((message for message, _result in failed))"):
         "the failing probes' messages of one call joined; each is catalogued where probe_problem() "
         "builds it",

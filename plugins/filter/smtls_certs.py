@@ -1,15 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: smtls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Jinja filters for certificates and keystores: sm_certificate's plan and the keep-or-issue
-decision (module_utils/smtls_ca.py), a keystore's key entry and whether sm_keystore would leave
-it as read, what the identity flow did, the detected CAs merged and as store selectors, named
-certificates, the client certificates the hosts published, and what is wrong with given PEMs.
+"""Jinja filters for certificates and keystores: the keep-or-issue decision
+(module_utils/smtls_ca.py), a keystore's key entry and whether sm_keystore would leave it as read,
+what the identity flow did, the detected CAs merged and as store selectors, named certificates,
+the client certificates the hosts published, and what is wrong with given PEMs.
 
-Nothing here writes a file or runs a command. smtls_certificate_plan works out on the controller
-what sm_certificate would do; for that smtls_ca.plan_certificate reads the CA directory (with the
-CA passphrase, the CA key), and, where a certificate is due and the CA can sign, signs it in memory
-- the module run, where the plan holds files to write, is what writes them.
+Nothing here signs, writes a file or runs a command: a template may be evaluated more than once.
+What sm_certificate would do (signing a CSR in memory) is the action smtls_certificate_plan's.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,41 +32,6 @@ _files = _controller.module_utils("smtls_files")
 _keystore_state = _controller.module_utils("smtls_keystore_state")
 _true = _controller.true
 _given = _controller.given
-
-# sm_certificate's options and their defaults, which smtls_certificate_plan fills in
-_CERTIFICATE_DEFAULTS = dict(
-    ca_passphrase=None, ca_create=True, ca_common_name="smtls internal CA", ca_organization=None,
-    ca_valid_days=3650, accepted_ca_certs=[], common_name=None, dns=[], ips=[], usage="server",
-    current_chain="", csr=None, renew_days=30, valid_days=397, force=False, csr_export_dir=None,
-    certificate_import_dir=None, key_file=None, key_passphrase=None, certificate_file=None,
-    detected_issuers=[], detected_issuers_file=None)
-
-
-def smtls_certificate_plan(params, errors="raise"):
-    """What sm_certificate would do with these options (its engine's plan,
-    smtls_ca.plan_certificate), worked out on the controller where the CA lives: the module's
-    result (ca_certificate, action, reason, chain, sha256, ..., changed as the module would
-    report it) and write_due - whether the module must run to write what the plan holds (a new CA
-    or controller-held key, a chain, an exported CSR, newly detected issuers). Nothing is written
-    here; a CSR is signed in memory. errors: return - a CA or file problem comes back as
-    {error: message} for an assert to show as one line (the preflight), not as a filter failure."""
-    unknown = set(params or {}) - set(_CERTIFICATE_DEFAULTS) - {"ca_dir"}
-    if unknown:
-        raise AnsibleFilterError("smtls_certificate_plan: unknown options %s" % ", ".join(sorted(unknown)))
-    p = dict(_CERTIFICATE_DEFAULTS)
-    p.update((key, value) for key, value in (params or {}).items() if value is not None)
-    for key in ("ca_create", "force"):
-        p[key] = _true(p[key])
-    for key in ("ca_valid_days", "renew_days", "valid_days"):
-        p[key] = int(p[key])
-    try:
-        plan = _authority.plan_certificate(p, _files.read_optional)
-    except (_pki.PkiError, _files.FileProblem) as exc:
-        if errors == "return":
-            return {"error": str(exc)}
-        raise AnsibleFilterError(str(exc))
-    return dict(plan.result, write_due=bool(plan.files), changed=plan.changed)
-
 
 def smtls_certificate_decision(current_chain, ca_certificate, accepted=None, common=None, dns=None,
                                ips=None, renew_days=30):
@@ -209,8 +172,7 @@ def smtls_clients_without_ca_problem(clients, cas, variable):
 
 class FilterModule(object):
     def filters(self):
-        return {"smtls_certificate_plan": smtls_certificate_plan,
-                "smtls_certificate_decision": smtls_certificate_decision,
+        return {"smtls_certificate_decision": smtls_certificate_decision,
                 "smtls_key_entry": smtls_key_entry, "smtls_leaf_pem": smtls_leaf_pem,
                 "smtls_certificate_dns": smtls_certificate_dns,
                 "smtls_keystore_in_place": smtls_keystore_in_place,

@@ -218,6 +218,41 @@ def plan_certificate(p, read=None):
     return plan
 
 
+# sm_certificate's options and their defaults, which certificate_plan fills in (ca_dir required)
+CERTIFICATE_DEFAULTS = dict(
+    ca_passphrase=None, ca_create=True, ca_common_name="smtls internal CA", ca_organization=None,
+    ca_valid_days=3650, accepted_ca_certs=[], common_name=None, dns=[], ips=[], usage="server",
+    current_chain="", csr=None, renew_days=30, valid_days=397, force=False, csr_export_dir=None,
+    certificate_import_dir=None, key_file=None, key_passphrase=None, certificate_file=None,
+    detected_issuers=[], detected_issuers_file=None)
+
+
+def _boolean(value):
+    """A flag as a template may give it: True, "true", "yes", 1, "1"."""
+    return str(value).lower() in ("true", "1", "yes")
+
+
+def certificate_plan(params, read):
+    """What sm_certificate would do with these options (plan_certificate), on the controller where
+    the CA lives: the module's result (ca_certificate, action, reason, chain, sha256, ..., changed
+    as the module reports it) and write_due - whether the module must run to write what the plan
+    holds (a new CA or controller-held key, a chain, an exported CSR, newly detected issuers). A
+    CSR is signed in memory; nothing is written (read: how files are read, smtls_files.read_optional).
+    Raises ValueError for an option sm_certificate
+    does not have, PkiError or FileProblem for a CA or file it cannot use."""
+    unknown = set(params or {}) - set(CERTIFICATE_DEFAULTS) - {"ca_dir"}
+    if unknown:
+        raise ValueError("unknown options %s" % ", ".join(sorted(unknown)))
+    p = dict(CERTIFICATE_DEFAULTS)
+    p.update((key, value) for key, value in (params or {}).items() if value is not None)
+    for key in ("ca_create", "force"):
+        p[key] = _boolean(p[key])
+    for key in ("ca_valid_days", "renew_days", "valid_days"):
+        p[key] = int(p[key])
+    plan = plan_certificate(p, read)
+    return dict(plan.result, write_due=bool(plan.files), changed=plan.changed)
+
+
 def _corporate_ca_step(plan, ca, p, read):
     """A CA that cannot sign (a corporate CA's ca.crt alone): the certificate its team signed, from
     the import directory (the chain; the result becomes issued), or the CSR exported for them."""

@@ -322,42 +322,6 @@ def test_a_step_is_left_out_only_when_a_call_of_this_run_found_nothing_to_change
     assert smtls_unchanged(result) is unchanged
 
 
-def test_certificate_plan_is_the_modules_decision_without_writing(tmp_path):
-    """smtls_certificate_plan works out on the controller what sm_certificate would do (its
-    engine's plan): write_due says whether the module must run; the filter writes nothing."""
-    import sm_certificate
-    from conftest import module_result
-    from smtls_certs import smtls_certificate_plan
-
-    ca_dir = tmp_path / "ca"
-    request = {"ca_dir": str(ca_dir), "ca_passphrase": "plan-Pass-1"}
-    new = smtls_certificate_plan(request)
-    assert new["write_due"] and new["ca_created"] and new["changed"] and not ca_dir.exists()
-    module_result(sm_certificate, dict(request))  # the module writes what such a plan holds
-    assert (ca_dir / "ca.crt").is_file()
-    again = smtls_certificate_plan(request)
-    assert (again["write_due"], again["ca_created"], again["changed"]) == (False, False, False)
-    # a CSR is signed in memory: a change as the module reports it, with nothing to write
-    key = pki.generate_key("rsa", 2048)
-    csr = pki.csr_pem(pki.make_csr(key, "sm1.example.invalid", ["sm1.example.invalid"]))
-    signed = smtls_certificate_plan(dict(request, common_name="sm1.example.invalid",
-                                         dns=["sm1.example.invalid"], csr=csr, force=True))
-    assert (signed["action"], signed["changed"], signed["write_due"]) == ("issued", True, False)
-    leaf = pki.parse_pem_certs(signed["chain"], "chain")[0]
-    assert pki.key_matches(leaf, key) and leaf.issuer.rfc4514_string() == again["ca_subject"]
-    # a corporate CA (ca.crt alone) cannot sign: the CSR is exported, which the module writes
-    (ca_dir / "ca.key").unlink()
-    (tmp_path / "out").mkdir()
-    exported = smtls_certificate_plan(dict(request, common_name="sm1.example.invalid", ca_create=False,
-                                           dns=["sm1.example.invalid"], csr=csr, force=True,
-                                           csr_export_dir=str(tmp_path / "out")))
-    assert exported["action"] == "issue" and exported["write_due"]
-    assert exported["csr_file"] == str(tmp_path / "out" / "sm1.example.invalid.csr")
-    assert list((tmp_path / "out").iterdir()) == []
-    with pytest.raises(Exception, match="unknown options bogus"):
-        smtls_certificate_plan(dict(request, bogus=1))
-
-
 class _CountingHostvars(dict):
     """hostvars as the filter sees it; counts the hosts whose variables were built."""
 
@@ -469,7 +433,7 @@ def test_every_filter_is_defined_once_and_every_one_the_yaml_uses_exists():
                 continue
             for match in FILTER_USE.finditer(path.read_text()):
                 used.setdefault(match.group(1) or match.group(2), path.relative_to(ROOT).as_posix())
-    assert "smtls_mode" in used and "smtls_certificate_plan" in used  # the scan sees the roles' uses
+    assert "smtls_mode" in used and "smtls_certificate_decision" in used  # the scan sees the roles' uses
     assert {name: where for name, where in used.items() if name not in owners} == {}, (
         "filters the YAML uses that no filter file defines")
 
