@@ -34,8 +34,9 @@ CONTROLLER_ONLY = frozenset(
         "set_fact", "assert", "debug", "fail", "include_tasks", "import_tasks", "include_role",
         "import_role", "include_vars", "meta", "add_host", "group_by", "set_stats", "pause",
         "validate_argument_spec", "noop",
-        # an action of this project that works on the controller alone (the fleet lock)
-        "smtls_run_lock"))
+        # this project's actions that work on the controller alone (the fleet lock; the
+        # certificate plan, which reads and signs with the CA in memory)
+        "smtls_run_lock", "smtls_certificate_plan"))
 
 
 def _controller_only(action):

@@ -51,6 +51,28 @@ options:
         keystore that opens with it counts as opening too - a run stopped between writing the
         keystore and C(server.xml) leaves it so.
     type: str
+  browser_connector:
+    description:
+      - The browser-side HTTPS connector, chosen here by one rule for the plan and the roles
+        (returned as C(browser_connector)); with I(manage), I(config_plan) also sets its protocols
+        (for the JRE read here) and its keystore password (I(keystore_password)) - values the
+        roles cannot know before this read.
+    type: dict
+    suboptions:
+      port:
+        description: Its port; 0 - the first HTTPS connector serving a Java keystore.
+        type: int
+        default: 0
+      manage:
+        description: Whether the settings plan sets the connector's protocols and keystore password.
+        type: bool
+        default: false
+      protocols:
+        description:
+          - The protocols asked for - C(auto) (TLS 1.2, and TLS 1.3 where the JRE has it) or a
+            list, as the roles' C(smtls_ssl_protocols).
+        type: raw
+        default: auto
   jre_dirs:
     description:
       - Where the JRE Tomcat runs may be, in Tomcat's own search order; glob patterns allowed.
@@ -142,6 +164,12 @@ jre:
       vendor_source, implementor, tls13).
   returned: always
   type: dict
+browser_connector:
+  description:
+    - The connector of I(browser_connector) (an item of C(https_connectors)), or C({}) when there
+      is none.
+  returned: when I(browser_connector) is given
+  type: dict
 https_connectors:
   description: Tomcat's HTTPS connectors, in file order.
   returned: always
@@ -213,6 +241,10 @@ ARGUMENT_SPEC = dict(
     catalina_base=dict(type="path"),
     jre_dirs=dict(type="list", elements="str", default=[]),
     keystore_password=dict(type="str", no_log=True),
+    browser_connector=dict(type="dict", options=dict(
+        port=dict(type="int", default=0),
+        manage=dict(type="bool", default=False),
+        protocols=dict(type="raw", default="auto"))),
     client_keystore=dict(type="dict", options=inv.store_read_options()),
     restart_record=dict(type="path"),
     liveness=dict(type="list", elements="dict", default=[], options=liveness.TARGET_OPTIONS),
@@ -257,6 +289,25 @@ def connectors(server_xml, catalina_base, wanted_password=None):
     return found
 
 
+def browser_connector(found, port):
+    """The browser-side connector: the first HTTPS connector serving a Java keystore, or the one
+    on port; {} when there is none."""
+    return next((c for c in found if c["keystore"] and (not port or c["port"] == port)), {})
+
+
+def settings_plan_args(p, chosen, jre_read):
+    """The settings step's options for its plan: the role's, and - where the connector is managed
+    - its port, the protocols for the JRE read here and its keystore password, as the role gives
+    the write once it has this read."""
+    args = dict(p["config_plan"])
+    if p["browser_connector"] and p["browser_connector"]["manage"] and chosen:
+        args["https_port"] = chosen["port"]
+        args["https_protocols"] = jre.protocols_for(p["browser_connector"]["protocols"], jre_read) or None
+        if p["keystore_password"] is not None:
+            args["https_keystore_password"] = p["keystore_password"]
+    return args
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     # the host lock claimed for this run before anything is read: the plan below is this run's
@@ -276,6 +327,9 @@ def main():
     result = dict(claimed, changed=False,
                   webapp_found=os.path.isfile(os.path.join(p["webapp_dir"], "WEB-INF", "web.xml")),
                   jre=jre.detect(jre_dir, run_java), https_connectors=found)
+    chosen = browser_connector(found, p["browser_connector"]["port"]) if p["browser_connector"] else {}
+    if p["browser_connector"]:
+        result["browser_connector"] = chosen
     if p["client_keystore"]:
         # its error returned, for the preflight to report
         result["client_keystore"] = inv.keystore_read(p["client_keystore"], return_pem=True)
@@ -286,7 +340,7 @@ def main():
     result["liveness"] = liveness.observe(p["liveness"], connectors=found)
     # what the settings and truststore steps would change; their errors returned, for the preflight
     if p["config_plan"]:
-        result["config_plan"] = files.plan(p["config_plan"])
+        result["config_plan"] = files.plan(settings_plan_args(p, chosen, result["jre"]))
     if p["truststore_plan"]:
         result["truststore_plan"] = trust.planned(module, p["truststore_plan"])
     # The connectors' passwords are returned on purpose (the task that registers them is no_log).

@@ -146,3 +146,30 @@ def test_info_returns_the_connector_password_also_when_a_password_option_has_the
     planned = info(tomcat, truststore_plan=dict(truststores=[cacerts]), config_plan=settings)
     assert planned["https_connectors"][0]["keystore_password"] == "changeit"
     assert "changeit" not in str(planned["config_plan"]) + str(planned["truststore_plan"])
+
+
+def test_info_chooses_the_connector_and_plans_its_protocols_and_password_as_the_write_would(tomcat):
+    """The settings plan of the read knows the connector only from the read itself: with
+    browser_connector managed, it sets the port, the protocols for the JRE found (Java 8 here:
+    TLSv1.2 alone for auto) and the wanted keystore password - what sm_webtier_config, given the
+    values the role derives from this read, then does (the two results' actions are the same)."""
+    server_xml = tomcat / "tomcat" / "conf" / "server.xml"
+    settings = dict(server_xml=str(server_xml), group=grp.getgrgid(os.getgid()).gr_name)
+    left = info(tomcat, config_plan=settings, keystore_password="new-Tomcat-1",
+                browser_connector=dict(port=0, manage=False))
+    assert left["browser_connector"]["port"] == 8443
+    assert not [a for f in left["config_plan"]["files"] for a in f["actions"] if "HTTPS connector" in a]
+    managed = info(tomcat, config_plan=settings, keystore_password="new-Tomcat-1",
+                   browser_connector=dict(port=0, manage=True, protocols="auto"))
+    assert managed["config_plan"]["changed"]
+    [planned] = managed["config_plan"]["files"]
+    write = dict(settings, https_port=8443, https_protocols=["TLSv1.2"],
+                 https_keystore_password="new-Tomcat-1")
+    written = module_result(sm_webtier_config, write, check_mode=True)
+    assert planned["actions"] == written["files"][0]["actions"]
+    assert "new-Tomcat-1" not in str(managed["config_plan"])
+    # a port no connector serves: none chosen, nothing planned for a connector
+    elsewhere = info(tomcat, config_plan=settings, keystore_password="new-Tomcat-1",
+                     browser_connector=dict(port=9443, manage=True))
+    assert elsewhere["browser_connector"] == {}
+    assert not [a for f in elsewhere["config_plan"]["files"] for a in f["actions"] if "HTTPS connector" in a]
