@@ -30,6 +30,18 @@ PLANNED_WRITES = [
     ("sm_webtier", "config.yml", "sm_webtier_config", "__sm_webtier_config_args", "info.yml",
      "sm_webtier_info", "config_plan", {}, set()),
 ]
+# The read plans before its own result exists: where a write's arguments depend on the result
+# (role variables derived from the registered read), the read resolves that value itself for
+# its plan. {role: (the read's task file, module, register, {role variable the read resolves:
+# how})}. Any other path from a plan's arguments to the read's result would be planned with the
+# value the variable has before the read (the web tier's connector protocols and password were).
+READ_RESOLVED = {
+    "sm_server": ("info.yml", "sm_server_info", "sm_server_installation",
+                  {"__sm_server_fips": "fips_parameters, fips_password_keystores (the FIPS stores)"}),
+    "sm_webtier": ("info.yml", "sm_webtier_info", "sm_webtier_installation",
+                   {"__sm_webtier_browser_connector": "browser_connector (the connector chosen)",
+                    "__sm_webtier_browser_protocols": "browser_connector.protocols (for the JRE read)"}),
+}
 # options of the writers no read plans: the host's restart record and the run's host lock
 NOT_PLANNED = {"restart_record", "run_lock"}
 # the modules that note a file in the host's restart record before replacing it
@@ -78,6 +90,35 @@ def entry_keys(value):
     return keys
 
 
+def template_names(value):
+    """The variables a role variable's value (a template, or a mapping or list of them) reads."""
+    if isinstance(value, dict):
+        return set().union(*map(template_names, value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*map(template_names, value)) if value else set()
+    if isinstance(value, str) and "{" in value:
+        # every name loaded (loop and lambda names too: a superset, which only adds dead ends)
+        return {node.name for node in jinja2.Environment().parse(value).find_all(nodes.Name)
+                if node.ctx == "load"}
+    return set()
+
+
+def paths_to(role, start, target, stop):
+    """The chains of role variables from the names in start to target, not passing through stop."""
+    defined, found = role_vars(role), []
+
+    def walk(name, path):
+        if name == target:
+            found.append(" -> ".join(path))
+        elif name in defined and name not in stop and name not in path[:-1]:
+            for used in sorted(template_names(defined[name])):
+                walk(used, path + [used])
+
+    for name in sorted(start):
+        walk(name, [name])
+    return found
+
+
 def spec(module):
     return importlib.import_module(module).ARGUMENT_SPEC
 
@@ -114,6 +155,23 @@ def test_a_planned_write_step_is_one_entry_the_plan_and_the_write_both_take(
         assert re.match(r"^\{\{ %s\b" % re.escape(source), str(written[option]).strip()), (
             "%s/tasks/%s: %s's %s is not taken from %s: %r" % (role, write_file, writer, option, source,
                                                                written[option]))
+
+
+@pytest.mark.parametrize("role", sorted(READ_RESOLVED))
+def test_a_plan_depends_on_its_own_read_only_through_what_the_read_resolves(role):
+    """The read's plan options are evaluated before the read returns: a value they take from the
+    read's result is planned as it is before it (empty), and a change of it alone is planned as
+    nothing - unless the read resolves it itself, as declared in READ_RESOLVED."""
+    read_file, reader, register, resolved = READ_RESOLVED[role]
+    task = module_task(role, read_file, reader)
+    plan_options = [name for name in task if name.endswith("_plan")]
+    assert plan_options, "%s/tasks/%s: %s plans nothing" % (role, read_file, reader)
+    defined = role_vars(role)
+    for name in resolved:
+        assert name in defined and register in str(defined[name]), (role, name)
+    problems = [chain for option in plan_options
+                for chain in paths_to(role, template_names(task[option]), register, set(resolved))]
+    assert problems == [], "%s: the read's plans take the read's own result through %s" % (role, problems)
 
 
 def test_every_write_of_a_restarting_host_role_passes_its_restart_record():
