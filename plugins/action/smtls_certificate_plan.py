@@ -35,7 +35,7 @@ options:
     default: raise
   acme:
     description:
-      - The certificate comes from an ACME CA, which signs it when the order is finalized: nothing
+      - The certificate comes from an ACME CA, which signs it when the order is finalized - nothing
         is planned here, and the result says an order is due.
     type: bool
     default: false

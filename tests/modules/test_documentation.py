@@ -93,3 +93,24 @@ def test_ansible_doc_renders(name):
                           text=True, env=env, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert "[ERROR]" not in proc.stderr and "[WARNING]" not in proc.stderr, proc.stderr
+
+
+# the other plugins that carry DOCUMENTATION (action, callback, lookup, ...): ansible-doc and
+# ansible-lint read it, and a YAML error there is reported on every lint run, not as a failure
+OTHER_PLUGINS = sorted(p for kind in ("action", "callback", "filter", "lookup", "inventory")
+                       for p in (ROOT / "plugins" / kind).glob("*.py")
+                       if "DOCUMENTATION" in p.read_text())
+
+
+@pytest.mark.parametrize("path", OTHER_PLUGINS, ids=[p.parent.name + "/" + p.name for p in OTHER_PLUGINS])
+def test_plugin_documentation_is_yaml_with_its_name(path):
+    import ast
+
+    tree = ast.parse(path.read_text())
+    [text] = [node.value.value for node in tree.body if isinstance(node, ast.Assign)
+              and any(getattr(t, "id", None) == "DOCUMENTATION" for t in node.targets)]
+    doc = yaml.safe_load(text)
+    assert isinstance(doc, dict) and doc.get("name") == path.stem, doc
+    assert doc.get("short_description") and isinstance(doc.get("description"), list)
+    for option, spec in (doc.get("options") or {}).items():
+        assert isinstance(spec, dict) and spec.get("description"), (path.name, option)
