@@ -17,6 +17,7 @@ __metaclass__ = type
 
 from ansible.module_utils import smtls_probe as tls
 from ansible.module_utils import smtls_smcfg as smcfg
+from ansible.module_utils import smtls_webtier as webtier
 
 # A target, as the modules take it (option liveness): one host's ports, probed alike.
 TARGET_OPTIONS = dict(
@@ -54,9 +55,9 @@ def servlet_ports(servlets, plain, default_port=None):
 
 
 def connector_port(connectors):
-    """The browser-side connector smtls manages when no port is set: the first HTTPS connector
-    with a keystore in server.xml."""
-    return [int(c["port"]) for c in connectors or [] if c.get("keystore")][:1]
+    """The browser-side connector smtls manages when no port is set (smtls_webtier's rule)."""
+    chosen = webtier.browser_connector(connectors)
+    return [int(chosen["port"])] if chosen else []
 
 
 def resolve(target, servlets=None, connectors=None):

@@ -518,6 +518,13 @@ def plan_https_connector(text, port, protocols=None, keystore_password=None):
     return text, actions
 
 
+def browser_connector(connectors, port=0):
+    """The browser-side connector smtls manages, of https_connectors' list: the one on port, or
+    with no port the first serving a Java keystore; {} when there is none."""
+    return next((c for c in connectors or []
+                 if c.get("keystore") and (not port or int(c["port"]) == int(port))), {})
+
+
 def check_xml(text, what):
     try:
         ET.fromstring(text.encode("utf-8"))

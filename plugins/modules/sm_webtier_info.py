@@ -289,12 +289,6 @@ def connectors(server_xml, catalina_base, wanted_password=None):
     return found
 
 
-def browser_connector(found, port):
-    """The browser-side connector: the first HTTPS connector serving a Java keystore, or the one
-    on port; {} when there is none."""
-    return next((c for c in found if c["keystore"] and (not port or c["port"] == port)), {})
-
-
 def settings_plan_args(p, chosen, jre_read):
     """The settings step's options for its plan: the role's, and - where the connector is managed
     - its port, the protocols for the JRE read here and its keystore password, as the role gives
@@ -327,9 +321,9 @@ def main():
     result = dict(claimed, changed=False,
                   webapp_found=os.path.isfile(os.path.join(p["webapp_dir"], "WEB-INF", "web.xml")),
                   jre=jre.detect(jre_dir, run_java), https_connectors=found)
-    chosen = browser_connector(found, p["browser_connector"]["port"]) if p["browser_connector"] else {}
+    chosen = {}
     if p["browser_connector"]:
-        result["browser_connector"] = chosen
+        chosen = result["browser_connector"] = web.browser_connector(found, p["browser_connector"]["port"])
     if p["client_keystore"]:
         # its error returned, for the preflight to report
         result["client_keystore"] = inv.keystore_read(p["client_keystore"], return_pem=True)
