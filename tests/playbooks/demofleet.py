@@ -73,6 +73,16 @@ def recap(output, hosts=None):
     return found
 
 
+def task_results(output, header):
+    """The result lines (ok/changed/skipping/fatal) of every task whose header starts so."""
+    return [
+        line
+        for block in output.split(header)[1:]
+        for line in block.split("TASK [")[0].splitlines()
+        if re.match(r"(ok|changed|skipping|fatal): \[", line)
+    ]
+
+
 def matching(root, pattern):
     """The paths under root matching pattern, sorted; a pattern that matches nothing fails."""
     paths = sorted(Path(root).glob(pattern))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pebble
 import pytest
-from demofleet import ROOT, host_files, matching, recap, run_playbook
+from demofleet import ROOT, host_files, matching, recap, run_playbook, task_results
 
 # ports of their own (each fleet's second servlets listen 1000 higher): 23080/23443 and 25080/25443
 # are the other playbook tests' fleets
@@ -271,16 +271,6 @@ def dns_fleet(tmp_path_factory):
             )
         server.stop()
         named.stop()
-
-
-def task_results(output, header):
-    """The result lines (ok/changed/skipping/fatal) of every task whose header starts so."""
-    return [
-        line
-        for block in output.split(header)[1:]
-        for line in block.split("TASK [")[0].splitlines()
-        if re.match(r"(ok|changed|skipping|fatal): \[", line)
-    ]
 
 
 def test_dns01_issues_every_certificate_with_no_responder_and_keeps_the_tsig_key_out_of_the_output(

@@ -27,7 +27,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
-from demofleet import playbook_path, recap, tree_digest
+from demofleet import playbook_path, recap, task_results, tree_digest
 
 from ansible.module_utils import smtls_inputs as inputs
 from ansible.module_utils import smtls_keystore as ks
@@ -639,20 +639,13 @@ def test_renewal_reissues_what_is_due_and_only_that(fleet):
     assert changed(quiet.stdout) == 0
 
 
-SETTINGS_TASK = "Web tier | connection and sign-on settings for this mode"
+SETTINGS_TASK = "TASK [sm_webtier : Web tier | connection and sign-on settings for this mode]"
 
 
-def changed_by(output, task):
-    """The hosts a task (its name after the role's prefix) reported changed."""
-    hosts, current = set(), None
-    for line in output.splitlines():
-        if line.startswith("TASK ["):
-            current = line[len("TASK ["):].split("]")[0].split(" : ")[-1]
-        elif current == task:
-            found = re.match(r"changed: \[([^\]]+)\]", line)
-            if found:
-                hosts.add(found.group(1))
-    return hosts
+def changed_by(output, header):
+    """The hosts a task reported changed."""
+    return {re.match(r"changed: \[([^\]]+)\]", line).group(1) for line in task_results(output, header)
+            if line.startswith("changed: [")}
 
 
 def test_a_new_connector_keystore_password_reaches_the_keystore_before_server_xml(fleet):
